@@ -1,0 +1,1 @@
+"""evaluation package (see docs/ARCHITECTURE.md)."""

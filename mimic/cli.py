@@ -1,0 +1,60 @@
+"""``mimic``: the command line. Each command is a thin driver over a library function.
+
+Command modules live in :mod:`mimic.commands`; each exposes ``register(subparsers)`` that adds
+its sub-commands to a group and sets ``handler`` on them. Heavy imports (torch, mujoco) happen
+inside handlers so ``mimic --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from motion.errors import MotionDataError
+
+#: group name → (help, command modules that add sub-commands to it)
+COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "amass": ("AMASS archives: convert, fetch samples, synthesize clips",
+              ("mimic.commands.amass_convert", "mimic.commands.amass_data")),
+    "motionlib": ("package and inspect MotionLib .pt files", ("mimic.commands.motionlib",)),
+    "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
+}  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mimic", description=__doc__.splitlines()[0])
+    groups = parser.add_subparsers(dest="group", metavar="<command>", required=True)
+    for name, (help_text, modules) in COMMAND_GROUPS.items():
+        group = groups.add_parser(name, help=help_text, description=help_text)
+        commands = group.add_subparsers(dest="command", metavar="<subcommand>", required=True)
+        for module_name in modules:
+            importlib.import_module(module_name).register(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        result = args.handler(args)
+    except MotionDataError as error:
+        print(f"mimic: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mimic: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+def split_list(values: Optional[List[str]]) -> List[str]:
+    """Flatten ``--flag a b --flag c,d`` style values into ``[a, b, c, d]``."""
+    flat: List[str] = []
+    for value in values or []:
+        flat.extend(part for part in value.split(",") if part)
+    return flat
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Batched quaternion and rotation-vector maths in torch.
+
+Convention everywhere in the project: quaternions are ``(x, y, z, w)`` (scalar last, as
+MotionLibs and IsaacGym store them), Hamilton product, active rotations of column vectors.
+Every function broadcasts over leading dimensions: a quaternion tensor has shape (..., 4),
+a vector or rotation vector (axis·angle, radians) shape (..., 3).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_EPS = 1e-9
+
+
+def quat_mul(a: Tensor, b: Tensor) -> Tensor:
+    """Hamilton product ``a ⊗ b`` (apply ``b`` first, then ``a``). (..., 4) xyzw."""
+    ax, ay, az, aw = a.unbind(-1)
+    bx, by, bz, bw = b.unbind(-1)
+    return torch.stack(
+        (
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ),
+        dim=-1,
+    )
+
+
+def quat_conjugate(q: Tensor) -> Tensor:
+    """Inverse of a unit quaternion. (..., 4) xyzw."""
+    return torch.cat((-q[..., :3], q[..., 3:]), dim=-1)
+
+
+def quat_normalize(q: Tensor) -> Tensor:
+    return q / q.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+
+
+def quat_standardize(q: Tensor) -> Tensor:
+    """The same rotation with a non-negative scalar part (q and −q are one rotation)."""
+    return torch.where(q[..., 3:4] < 0, -q, q)
+
+
+def quat_rotate(q: Tensor, v: Tensor) -> Tensor:
+    """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4)."""
+    xyz = q[..., :3]
+    w = q[..., 3:4]
+    t = 2.0 * torch.cross(xyz, v, dim=-1)
+    return v + w * t + torch.cross(xyz, t, dim=-1)
+
+
+def quat_from_rotvec(rotvec: Tensor) -> Tensor:
+    """Exp-map: rotation vector (..., 3), radians → unit quaternion (..., 4) xyzw."""
+    angle = rotvec.norm(dim=-1, keepdim=True)
+    half = 0.5 * angle
+    # sin(θ/2)/θ with its Taylor series near zero (keeps gradients and small angles exact).
+    small = angle < 1e-6
+    safe_angle = torch.where(small, torch.ones_like(angle), angle)
+    scale = torch.where(small, 0.5 - angle * angle / 48.0, torch.sin(half) / safe_angle)
+    return torch.cat((rotvec * scale, torch.cos(half)), dim=-1)
+
+
+def quat_to_rotvec(q: Tensor) -> Tensor:
+    """Log-map: unit quaternion (..., 4) xyzw → rotation vector (..., 3) with angle in [0, π]."""
+    q = quat_standardize(q)
+    xyz = q[..., :3]
+    sin_half = xyz.norm(dim=-1, keepdim=True)
+    angle = 2.0 * torch.atan2(sin_half, q[..., 3:4])
+    small = sin_half < 1e-7
+    safe_sin = torch.where(small, torch.ones_like(sin_half), sin_half)
+    # θ/sin(θ/2) → 2 (1 + θ²/24) as θ → 0; w ≈ 1 there.
+    scale = torch.where(small, 2.0 / q[..., 3:4].clamp_min(_EPS), angle / safe_sin)
+    return xyz * scale
+
+
+def quat_angle(q: Tensor) -> Tensor:
+    """Rotation angle in [0, π] of unit quaternions (..., 4) → (...)."""
+    sin_half = q[..., :3].norm(dim=-1)
+    return 2.0 * torch.atan2(sin_half, q[..., 3].abs())
+
+
+def quat_slerp(q0: Tensor, q1: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation along the shorter arc; ``t`` broadcasts as (..., 1)."""
+    cos_half = (q0 * q1).sum(dim=-1, keepdim=True)
+    q1 = torch.where(cos_half < 0, -q1, q1)
+    cos_half = cos_half.abs().clamp(max=1.0)
+    half = torch.acos(cos_half)
+    sin_half = torch.sqrt((1.0 - cos_half * cos_half).clamp_min(0.0))
+    # Nearly identical rotations: plain lerp is exact to float precision and avoids 0/0.
+    near = sin_half < 1e-3
+    safe_sin = torch.where(near, torch.ones_like(sin_half), sin_half)
+    w0 = torch.where(near, 1.0 - t, torch.sin((1.0 - t) * half) / safe_sin)
+    w1 = torch.where(near, t, torch.sin(t * half) / safe_sin)
+    return quat_normalize(w0 * q0 + w1 * q1)
+
+
+def quat_to_matrix(q: Tensor) -> Tensor:
+    """Unit quaternions (..., 4) xyzw → rotation matrices (..., 3, 3)."""
+    x, y, z, w = q.unbind(-1)
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz = x * y, x * z, y * z
+    wx, wy, wz = w * x, w * y, w * z
+    rows = (
+        1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
+        2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
+        2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
+    )  # fmt: skip
+    return torch.stack(rows, dim=-1).reshape(q.shape[:-1] + (3, 3))
+
+
+def quat_from_matrix(m: Tensor) -> Tensor:
+    """Rotation matrices (..., 3, 3) → unit quaternions (..., 4) xyzw, scalar part ≥ 0."""
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # Candidates from each of the four largest-diagonal branches; pick the best conditioned one.
+    qw = torch.sqrt((1 + m00 + m11 + m22).clamp_min(0)) / 2
+    qx = torch.sqrt((1 + m00 - m11 - m22).clamp_min(0)) / 2
+    qy = torch.sqrt((1 - m00 + m11 - m22).clamp_min(0)) / 2
+    qz = torch.sqrt((1 - m00 - m11 + m22).clamp_min(0)) / 2
+    candidates = torch.stack(
+        (
+            torch.stack((m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1], 4 * qw * qw), -1) / (4 * qw).clamp_min(_EPS)[..., None],
+            torch.stack((4 * qx * qx, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] - m[..., 1, 2]), -1) / (4 * qx).clamp_min(_EPS)[..., None],
+            torch.stack((m[..., 0, 1] + m[..., 1, 0], 4 * qy * qy, m[..., 1, 2] + m[..., 2, 1], m[..., 0, 2] - m[..., 2, 0]), -1) / (4 * qy).clamp_min(_EPS)[..., None],
+            torch.stack((m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 4 * qz * qz, m[..., 1, 0] - m[..., 0, 1]), -1) / (4 * qz).clamp_min(_EPS)[..., None],
+        ),
+        dim=-2,
+    )  # fmt: skip
+    best = torch.stack((qw, qx, qy, qz), dim=-1).argmax(dim=-1)
+    index = best[..., None, None].expand(best.shape + (1, 4))
+    return quat_standardize(quat_normalize(candidates.gather(-2, index).squeeze(-2)))
+
+
+def quat_from_euler_xyz(angles: Tensor) -> Tensor:
+    """Intrinsic x-y-z Euler angles (..., 3), radians → quaternion of R = Rx·Ry·Rz.
+
+    This is the rotation MuJoCo composes from three hinges on the x, y and z axes of one body.
+    """
+    half = 0.5 * angles
+    c, s = torch.cos(half), torch.sin(half)
+    zero = torch.zeros_like(half[..., 0])
+    qx = torch.stack((s[..., 0], zero, zero, c[..., 0]), dim=-1)
+    qy = torch.stack((zero, s[..., 1], zero, c[..., 1]), dim=-1)
+    qz = torch.stack((zero, zero, s[..., 2], c[..., 2]), dim=-1)
+    return quat_mul(quat_mul(qx, qy), qz)
+
+
+def quat_to_euler_xyz(q: Tensor) -> Tensor:
+    """Unit quaternions (..., 4) → intrinsic x-y-z Euler angles (..., 3) with R = Rx·Ry·Rz.
+
+    Angles lie in (−π, π]; the middle angle in [−π/2, π/2].
+    """
+    m = quat_to_matrix(q)
+    # R = Rx Ry Rz  ⇒  R[0,2] = sin(y), R[1,2] = −sin(x)cos(y), R[2,2] = cos(x)cos(y),
+    #                  R[0,1] = −cos(y)sin(z), R[0,0] = cos(y)cos(z).
+    y = torch.asin(m[..., 0, 2].clamp(-1.0, 1.0))
+    x = torch.atan2(-m[..., 1, 2], m[..., 2, 2])
+    z = torch.atan2(-m[..., 0, 1], m[..., 0, 0])
+    return torch.stack((x, y, z), dim=-1)
+
+
+def quat_to_tan_norm(q: Tensor) -> Tensor:
+    """6-D rotation features: the rotated x axis (tangent) and z axis (normal), (..., 6)."""
+    tangent = torch.zeros(q.shape[:-1] + (3,), dtype=q.dtype, device=q.device)
+    tangent[..., 0] = 1.0
+    normal = torch.zeros_like(tangent)
+    normal[..., 2] = 1.0
+    return torch.cat((quat_rotate(q, tangent), quat_rotate(q, normal)), dim=-1)
+
+
+def angular_velocity(q_from: Tensor, q_to: Tensor, dt: float) -> Tensor:
+    """World-frame angular velocity (rad/s) that turns ``q_from`` into ``q_to`` in ``dt`` seconds.
+
+    The axis·angle of ``q_to ⊗ q_from⁻¹`` divided by ``dt``; shapes (..., 4) → (..., 3).
+    """
+    return quat_to_rotvec(quat_mul(q_to, quat_conjugate(q_from))) / dt

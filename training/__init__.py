@@ -1,0 +1,1 @@
+"""training package (see docs/ARCHITECTURE.md)."""
