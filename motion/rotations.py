@@ -8,25 +8,33 @@ a vector or rotation vector (axis·angle, radians) shape (..., 3).
 
 from __future__ import annotations
 
+from typing import Union
+
 import torch
 from torch import Tensor
 
 _EPS = 1e-9
 
 
+def _cross(a: Tensor, b: Tensor) -> Tensor:
+    """Cross product over the last axis with full broadcasting (linalg.cross broadcasts sizes
+    but needs equal ranks; leading singleton axes are free views)."""
+    if a.dim() < b.dim():
+        a = a.reshape((1,) * (b.dim() - a.dim()) + a.shape)
+    elif b.dim() < a.dim():
+        b = b.reshape((1,) * (a.dim() - b.dim()) + b.shape)
+    return torch.linalg.cross(a, b, dim=-1)
+
+
 def quat_mul(a: Tensor, b: Tensor) -> Tensor:
     """Hamilton product ``a ⊗ b`` (apply ``b`` first, then ``a``). (..., 4) xyzw."""
-    ax, ay, az, aw = a.unbind(-1)
-    bx, by, bz, bw = b.unbind(-1)
-    return torch.stack(
-        (
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ),
-        dim=-1,
-    )
+    # Vector form: a few large ops instead of ~28 per-channel ops (per-op overhead dominates
+    # small batches).
+    a_xyz, a_w = a[..., :3], a[..., 3:]
+    b_xyz, b_w = b[..., :3], b[..., 3:]
+    xyz = a_w * b_xyz + b_w * a_xyz + _cross(a_xyz, b_xyz)
+    w = a_w * b_w - (a_xyz * b_xyz).sum(dim=-1, keepdim=True)
+    return torch.cat((xyz, w), dim=-1)
 
 
 def quat_conjugate(q: Tensor) -> Tensor:
@@ -47,8 +55,8 @@ def quat_rotate(q: Tensor, v: Tensor) -> Tensor:
     """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4)."""
     xyz = q[..., :3]
     w = q[..., 3:4]
-    t = 2.0 * torch.cross(xyz, v, dim=-1)
-    return v + w * t + torch.cross(xyz, t, dim=-1)
+    t = 2.0 * _cross(xyz, v)
+    return v + w * t + _cross(xyz, t)
 
 
 def quat_from_rotvec(rotvec: Tensor) -> Tensor:
@@ -169,9 +177,10 @@ def quat_to_tan_norm(q: Tensor) -> Tensor:
     return torch.cat((quat_rotate(q, tangent), quat_rotate(q, normal)), dim=-1)
 
 
-def angular_velocity(q_from: Tensor, q_to: Tensor, dt: float) -> Tensor:
+def angular_velocity(q_from: Tensor, q_to: Tensor, dt: Union[float, Tensor]) -> Tensor:
     """World-frame angular velocity (rad/s) that turns ``q_from`` into ``q_to`` in ``dt`` seconds.
 
-    The axis·angle of ``q_to ⊗ q_from⁻¹`` divided by ``dt``; shapes (..., 4) → (..., 3).
+    The axis·angle of ``q_to ⊗ q_from⁻¹`` divided by ``dt`` (a float or a tensor broadcasting
+    against (..., 1)); shapes (..., 4) → (..., 3).
     """
     return quat_to_rotvec(quat_mul(q_to, quat_conjugate(q_from))) / dt

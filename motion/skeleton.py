@@ -34,8 +34,7 @@ SMPL_INDEX_OF_BODY: Tuple[int, ...] = (
 )  # fmt: skip
 
 SMPL_JOINT_NAMES: Tuple[str, ...] = tuple(
-    BODY_NAMES[body] for body in
-    sorted(range(NUM_BODIES), key=lambda body: SMPL_INDEX_OF_BODY[body])
+    BODY_NAMES[body] for body in sorted(range(NUM_BODIES), key=lambda body: SMPL_INDEX_OF_BODY[body])
 )
 
 #: Rest offset of each body from its parent (root: offset of the pelvis in the model), metres.

@@ -1,0 +1,256 @@
+"""Convert a whole AMASS tree (or a motion config) into ``.motion`` files.
+
+Resumable (finished outputs are skipped unless ``force_remake``; every write is atomic, so a
+killed run leaves only whole files), parallel (chunks of files per worker process, each chunk
+converted in one batched pass), and it never stops on a bad file: failures are collected and
+reported at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
+from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
+from motion.errors import MotionDataError
+from motion.io_utils import atomic_torch_save, file_md5
+from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
+
+PathLike = Union[str, Path]
+MOTION_FORMAT_VERSION = 1
+_UNSAFE_NAME = re.compile(r"[-() ]")
+
+
+@dataclass(frozen=True)
+class ConversionJob:
+    """One source clip to convert, and where its ``.motion`` goes."""
+
+    source: str
+    output: str
+    relative_source: str  # as recorded in metadata: relative to the AMASS root
+    subset: str
+    weight: float = 1.0
+    fps: Optional[float] = None  # overrides the file's capture rate
+    start: Optional[float] = None  # seconds
+    end: Optional[float] = None
+
+
+@dataclass
+class ConversionReport:
+    converted: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    failures: List[Tuple[str, str]] = field(default_factory=list)  # (source file, reason)
+    seconds: float = 0.0
+    source_frames: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        lines = [
+            f"converted {len(self.converted)}, skipped {len(self.skipped)} (already done), "
+            f"failed {len(self.failures)} in {self.seconds:.1f} s"
+        ]
+        lines += [f"  FAILED {source}: {reason}" for source, reason in self.failures]
+        return "\n".join(lines)
+
+
+def output_name(relative_source: str) -> str:
+    """``.motion`` path for a source path: ProtoMotions' rule, ``-``, ``(``, ``)``, spaces → ``_``."""
+    stem = relative_source[: -len(".npz")] if relative_source.endswith(".npz") else relative_source
+    parts = [_UNSAFE_NAME.sub("_", part) for part in Path(stem).parts]
+    return str(Path(*parts)) + ".motion"
+
+
+def plan_conversion(
+    amass_root: PathLike, out_dir: PathLike, motion_config: Optional[PathLike] = None
+) -> List[ConversionJob]:
+    """Jobs for every AMASS file below ``amass_root``, or for the entries of ``motion_config``
+    (whose ``file`` paths are relative to ``amass_root``)."""
+    root = Path(amass_root)
+    if motion_config is not None:
+        entries = read_motion_config(motion_config)
+    else:
+        entries = [MotionEntry(file=str(path.relative_to(root))) for path in find_amass_files(root)]
+    jobs = []
+    for entry in entries:
+        source = root / entry.file
+        jobs.append(
+            ConversionJob(
+                source=str(source),
+                output=str(Path(out_dir) / output_name(entry.file)),
+                relative_source=entry.file,
+                subset=amass_subset_of(source, root),
+                weight=entry.weight,
+                fps=entry.fps,
+                start=entry.start,
+                end=entry.end,
+            )
+        )
+    return jobs
+
+
+def _select_frames(
+    clip: AmassClip, job: ConversionJob, params: ConversionParams
+) -> Tuple[Any, Any, float, int]:
+    """Slice (seconds → source frames) then downsample: (poses, trans, output fps, step)."""
+    fps = job.fps if job.fps is not None else clip.fps
+    first = 0 if job.start is None else int(round(job.start * fps))
+    last = clip.num_frames if job.end is None else min(clip.num_frames, int(round(job.end * fps)) + 1)
+    if last - first < 2:
+        raise MotionDataError(
+            job.source,
+            "sub_motions[0].timings",
+            "a slice of at least 2 frames",
+            f"frames {first}..{last - 1}",
+        )
+    step, output_fps = downsample_step(fps, params.output_fps)
+    poses = clip.poses[first:last:step]
+    if poses.shape[0] < 2:
+        raise MotionDataError(job.source, "poses", f"at least 2 frames after downsampling by {step}", "1")
+    return poses, clip.trans[first:last:step], output_fps, step
+
+
+def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, step: int) -> Dict[str, Any]:
+    return {
+        "format_version": MOTION_FORMAT_VERSION,
+        "converter_version": CONVERTER_VERSION,
+        "source_path": job.relative_source,
+        "source_md5": file_md5(job.source),
+        "source_fps": float(clip.fps if job.fps is None else job.fps),
+        "source_frames": clip.num_frames,
+        "source_slice_seconds": [job.start, job.end],
+        "frame_step": step,
+        "subset": job.subset,
+        "split": split_of_subset(job.subset),
+        "betas": [float(b) for b in clip.betas],
+        "gender": clip.gender,
+        "model_type": clip.model_type,
+        "synthetic": Path(job.source).name.startswith("SYNTHETIC_"),
+        "conversion": params.as_dict(),
+    }
+
+
+def convert_chunk(
+    jobs: Sequence[ConversionJob], params: ConversionParams
+) -> List[Tuple[str, Optional[str], int]]:
+    """Convert and write a chunk of jobs in one batched pass.
+
+    Returns per job ``(source, error message or None, source frames)``. Bad inputs are reported,
+    never raised, so one file cannot stop a batch.
+    """
+    results: Dict[str, Tuple[str, Optional[str], int]] = {}
+    prepared = []
+    for job in jobs:
+        try:
+            clip = read_amass_clip(job.source)
+            poses, trans, fps, step = _select_frames(clip, job, params)
+            prepared.append((job, clip, poses, trans, fps, step))
+        except MotionDataError as error:
+            results[job.source] = (job.source, str(error), 0)
+    if prepared:
+        motions = convert_body_pose_batch(
+            [p[2] for p in prepared], [p[3] for p in prepared], [p[4] for p in prepared], params
+        )
+        for (job, clip, _poses, _trans, _fps, step), motion in zip(prepared, motions):
+            motion["mimicflow"] = _metadata(clip, job, params, step)
+            try:
+                atomic_torch_save(motion, job.output)
+                results[job.source] = (job.source, None, clip.num_frames)
+            except OSError as error:
+                results[job.source] = (job.source, f"cannot write {job.output}: {error}", 0)
+    return [results[job.source] for job in jobs]
+
+
+def _worker_init() -> None:
+    # One intra-op thread per worker: parallelism comes from processes; more threads only fight.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def convert_amass_tree(
+    amass_root: PathLike,
+    out_dir: PathLike,
+    motion_config: Optional[PathLike] = None,
+    params: ConversionParams = ConversionParams(),
+    force_remake: bool = False,
+    workers: int = 1,
+    chunk_size: int = 32,
+    progress: bool = True,
+) -> ConversionReport:
+    """Convert every clip of an AMASS tree (or motion config) to ``out_dir``.
+
+    Writes ``out_dir/<subset>/.../<name>.motion`` per clip, plus ``motions.yaml`` (all
+    outputs with their weights) and ``train.yaml``/``validation.yaml``/``test.yaml`` (the
+    default AMASS split), which ``mimic motionlib package`` reads.
+    """
+    started = time.perf_counter()
+    report = ConversionReport()
+    jobs = plan_conversion(amass_root, out_dir, motion_config)
+    _check_unique_outputs(jobs)
+    todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
+    pending = {job.source for job in todo}
+    report.skipped = [job.source for job in jobs if job.source not in pending]
+    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), unit="file", desc="convert", disable=not progress)
+    try:
+        if workers <= 1:
+            _worker_init()
+            outcomes = (convert_chunk(chunk, params) for chunk in chunks)
+            for outcome in outcomes:
+                _record(report, outcome, bar)
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
+                futures = [pool.submit(convert_chunk, chunk, params) for chunk in chunks]
+                for future in as_completed(futures):
+                    _record(report, future.result(), bar)
+    finally:
+        bar.close()
+    failed = {source for source, _ in report.failures}
+    _write_indexes([job for job in jobs if job.source not in failed], out_dir)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record(report: ConversionReport, outcome: List[Tuple[str, Optional[str], int]], bar: Any) -> None:
+    for source, error, frames in outcome:
+        if error is None:
+            report.converted.append(source)
+            report.source_frames += frames
+        else:
+            report.failures.append((source, error))
+    bar.update(len(outcome))
+
+
+def _check_unique_outputs(jobs: Sequence[ConversionJob]) -> None:
+    seen: Dict[str, str] = {}
+    for job in jobs:
+        if job.output in seen:
+            raise MotionDataError(
+                job.source, "file", f"a unique output name ({seen[job.output]} maps to it too)", job.output
+            )
+        seen[job.output] = job.source
+
+
+def _write_indexes(jobs: Sequence[ConversionJob], out_dir: PathLike) -> None:
+    """motions.yaml with every converted clip, and one YAML per split (possibly empty)."""
+    entries_by_split: Dict[str, List[MotionEntry]] = {split: [] for split in SPLITS}
+    all_entries = []
+    for job in jobs:
+        entry = MotionEntry(file=os.path.relpath(job.output, out_dir), weight=job.weight)
+        all_entries.append(entry)
+        entries_by_split[split_of_subset(job.subset)].append(entry)
+    write_motion_config(all_entries, Path(out_dir) / "motions.yaml")
+    for split, entries in entries_by_split.items():
+        write_motion_config(entries, Path(out_dir) / f"{split}.yaml")
