@@ -97,9 +97,7 @@ def plan_conversion(
     return jobs
 
 
-def _select_frames(
-    clip: AmassClip, job: ConversionJob, params: ConversionParams
-) -> Tuple[Any, Any, float, int]:
+def _select_frames(clip: AmassClip, job: ConversionJob, params: ConversionParams) -> Tuple[Any, Any, float, int]:
     """Slice (seconds → source frames) then downsample: (poses, trans, output fps, step)."""
     fps = job.fps if job.fps is not None else clip.fps
     first = 0 if job.start is None else int(round(job.start * fps))
@@ -138,9 +136,7 @@ def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, ste
     }
 
 
-def convert_chunk(
-    jobs: Sequence[ConversionJob], params: ConversionParams
-) -> List[Tuple[str, Optional[str], int]]:
+def convert_chunk(jobs: Sequence[ConversionJob], params: ConversionParams) -> List[Tuple[str, Optional[str], int]]:
     """Convert and write a chunk of jobs in one batched pass.
 
     Returns per job ``(source, error message or None, source frames)``. Bad inputs are reported,

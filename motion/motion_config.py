@@ -77,22 +77,16 @@ def _parse_entry(raw: Any, path: PathLike, index: int) -> MotionEntry:
     sub_motions = raw.get("sub_motions")
     if sub_motions:
         if not isinstance(sub_motions, list) or not isinstance(sub_motions[0], dict):
-            raise MotionDataError(
-                path, f"{where}.sub_motions", "a list of {timings: {start, end}}", repr(sub_motions)
-            )
+            raise MotionDataError(path, f"{where}.sub_motions", "a list of {timings: {start, end}}", repr(sub_motions))
         timings = sub_motions[0].get("timings") or {}
         if not isinstance(timings, dict):
-            raise MotionDataError(
-                path, f"{where}.sub_motions[0].timings", "a mapping {start, end}", repr(timings)
-            )
+            raise MotionDataError(path, f"{where}.sub_motions[0].timings", "a mapping {start, end}", repr(timings))
         if timings.get("start") is not None:
             start = _number(timings["start"], path, f"{where}.sub_motions[0].timings.start", minimum=0.0)
         if timings.get("end") is not None:
             end = _number(timings["end"], path, f"{where}.sub_motions[0].timings.end", minimum=0.0)
         if start is not None and end is not None and end <= start:
-            raise MotionDataError(
-                path, f"{where}.sub_motions[0].timings", "end > start", f"start {start}, end {end}"
-            )
+            raise MotionDataError(path, f"{where}.sub_motions[0].timings", "end > start", f"start {start}, end {end}")
     return MotionEntry(file=raw["file"], weight=weight, fps=fps, start=start, end=end)
 
 
