@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -116,12 +116,12 @@ def _select_frames(clip: AmassClip, job: ConversionJob, params: ConversionParams
     return poses, clip.trans[first:last:step], output_fps, step
 
 
-def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, step: int) -> Dict[str, Any]:
+def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, step: int, md5: str) -> Dict[str, Any]:
     return {
         "format_version": MOTION_FORMAT_VERSION,
         "converter_version": CONVERTER_VERSION,
         "source_path": job.relative_source,
-        "source_md5": file_md5(job.source),
+        "source_md5": md5,
         "source_fps": float(clip.fps if job.fps is None else job.fps),
         "source_frames": clip.num_frames,
         "source_slice_seconds": [job.start, job.end],
@@ -144,6 +144,9 @@ def convert_chunk(jobs: Sequence[ConversionJob], params: ConversionParams) -> Li
     """
     results: Dict[str, Tuple[str, Optional[str], int]] = {}
     prepared = []
+    # Hashing is a fifth of the work; hashlib releases the GIL, so it overlaps the tensor maths.
+    hasher = ThreadPoolExecutor(max_workers=1)
+    md5s = {job.source: hasher.submit(file_md5, job.source) for job in jobs}
     for job in jobs:
         try:
             clip = read_amass_clip(job.source)
@@ -156,12 +159,13 @@ def convert_chunk(jobs: Sequence[ConversionJob], params: ConversionParams) -> Li
             [p[2] for p in prepared], [p[3] for p in prepared], [p[4] for p in prepared], params
         )
         for (job, clip, _poses, _trans, _fps, step), motion in zip(prepared, motions):
-            motion["mimicflow"] = _metadata(clip, job, params, step)
             try:
+                motion["mimicflow"] = _metadata(clip, job, params, step, md5s[job.source].result())
                 atomic_torch_save(motion, job.output)
                 results[job.source] = (job.source, None, clip.num_frames)
             except OSError as error:
-                results[job.source] = (job.source, f"cannot write {job.output}: {error}", 0)
+                results[job.source] = (job.source, f"cannot read or write {job.output}: {error}", 0)
+    hasher.shutdown(wait=True)
     return [results[job.source] for job in jobs]
 
 
@@ -195,7 +199,9 @@ def convert_amass_tree(
     todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
     pending = {job.source for job in todo}
     report.skipped = [job.source for job in jobs if job.source not in pending]
-    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    # Several chunks per worker so the pool stays balanced, but never more than chunk_size files.
+    size = max(1, min(chunk_size, -(-len(todo) // (4 * max(1, workers)))))
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
 
     from tqdm import tqdm
 
