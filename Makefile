@@ -1,0 +1,88 @@
+# mimicflow build and CI plumbing (GNU make).
+#
+#   make setup     .venv (torch pinned first, then the package with [dev]) + dvc in .tools
+#   make demo      setup, then the main job on embedded defaults (scripts/demo.sh)
+#   make test      setup, lint, vermin, pytest  (what .ci/run calls)
+#   make bench     every benchmarks/bench_*.py
+#   make clean     caches and build outputs;  make distclean  also .venv and .tools
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.stamp
+# torch is installed on its own, pinned, before anything else: the pin resolves to the local
+# CPU wheel (pip's find-links), while a dependency resolving an unpinned torch would pull
+# gigabytes. Keep this in step with pyproject.toml (tests/test_project_checks.py checks it).
+TORCH_PIN := torch==2.13.0
+
+# dvc is a tool, not a library of ours: it lives in its own venv because its hydra/omegaconf
+# pin antlr4 4.9, which breaks Dagster's asset-selection parser (dagster#27487).
+DVC_PIN := dvc==3.67.1
+DVC_VENV := .tools/dvc
+DVC_STAMP := $(DVC_VENV)/.stamp
+DVC := .tools/bin/dvc
+
+# Code that must keep running on Python 3.8 (IsaacGym's Python).
+PY38_DIRS := motion mimic training evaluation
+# -t=3.8-               fail on anything needing a newer Python than 3.8
+# --violations          print only the offending lines (exit 1 on any)
+# --no-eval-annotations annotations are postponed (`from __future__ import annotations` in every
+#                       module), so `list[int]` / `X | None` in annotations are fine at 3.8;
+#                       tests/test_project_checks.py enforces that import where annotations exist
+# --no-parse-comments   a `# novm` comment cannot hide a violation
+# (`--feature union-types` is not used: it flags tensor masks like `self.a | self.b`.)
+VERMIN_FLAGS := -t=3.8- --no-tips --violations --no-eval-annotations --no-parse-comments
+
+.PHONY: help setup dvc-tool lint vermin test demo bench clean distclean
+
+help:
+	@sed -n '3,7p' Makefile | sed 's/^# //'
+
+setup: $(VENV_STAMP) $(DVC_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(TORCH_PIN)
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+dvc-tool: $(DVC_STAMP)
+
+$(DVC_STAMP):
+	test -x $(DVC_VENV)/bin/python || $(PYTHON) -m venv $(DVC_VENV)
+	$(DVC_VENV)/bin/pip install $(DVC_PIN)
+	mkdir -p $(dir $(DVC))
+	ln -sfn ../dvc/bin/dvc $(DVC)
+	$(DVC) --version
+	touch $@
+
+lint: $(VENV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+vermin: $(VENV_STAMP)
+	$(BIN)/vermin $(VERMIN_FLAGS) $(PY38_DIRS)
+
+test: setup lint vermin
+	$(BIN)/pytest -q
+
+demo: setup
+	bash scripts/demo.sh
+
+bench: $(VENV_STAMP)
+	@shopt -s nullglob; benches=(benchmarks/bench_*.py); \
+	if [ $${#benches[@]} -eq 0 ]; then echo "bench: no benchmarks/bench_*.py yet"; exit 0; fi; \
+	for bench in "$${benches[@]}"; do echo "== $$bench"; $(BIN)/python "$$bench"; done
+
+clean:
+	find . \( -path ./$(VENV) -o -path ./.tools -o -path ./.git \) -prune -o \
+		-name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+
+distclean: clean
+	rm -rf $(VENV) .tools

@@ -1,0 +1,68 @@
+"""Shared pytest fixtures: the repository root and the real-data fixtures.
+
+Real data (AMASS sample clips, ProtoMotions reference outputs) is not part of the repository.
+It is found through ``MIMIC_FIXTURES`` (default ``<repo root>/../shared/fixtures``; a relative
+value is taken relative to the repository root, as ``.ci/run`` does). Tests that need it skip
+with the path in the reason when it is absent, except under CI (``CI`` set to a true value),
+where an absent fixture directory is an error: CI must never pass by skipping the real-data
+tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Two intra-op threads for every test session, whatever the machine: float reductions then
+# split the same way on a 2-core laptop and a 64-core CI runner (so tolerances tuned on one
+# hold on the other), and parallel test runs do not oversubscribe the CPU. Library code
+# never calls this; it is a test-environment choice.
+torch.set_num_threads(2)
+
+
+def _running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def resolve_fixtures_dir() -> Path:
+    """``MIMIC_FIXTURES`` as an absolute path (relative values are relative to the repo root)."""
+    configured = Path(os.environ.get("MIMIC_FIXTURES", "../shared/fixtures"))
+    if not configured.is_absolute():
+        configured = REPO_ROOT / configured
+    return configured.resolve()
+
+
+def _require_dir(path: Path, what: str) -> Path:
+    if path.is_dir():
+        return path
+    reason = f"{what} not found at {path} (set MIMIC_FIXTURES to the shared fixtures directory)"
+    if _running_in_ci():
+        pytest.fail(f"CI must not skip real-data tests: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return _require_dir(resolve_fixtures_dir(), "real-data fixtures directory")
+
+
+@pytest.fixture(scope="session")
+def amass_dir(fixtures_dir: Path) -> Path:
+    """AMASS sample clips (``*_poses.npz``)."""
+    return _require_dir(fixtures_dir / "amass", "AMASS fixtures")
+
+
+@pytest.fixture(scope="session")
+def protomotions_dir(fixtures_dir: Path) -> Path:
+    """Reference outputs produced by ProtoMotions, to compare ours against."""
+    return _require_dir(fixtures_dir / "protomotions", "ProtoMotions reference fixtures")
