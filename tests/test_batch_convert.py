@@ -1,0 +1,187 @@
+"""Batch conversion of AMASS trees: resumable, parallel, never stopped by one bad file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from motion.batch_convert import convert_amass_tree, output_name
+from motion.motion_config import split_of_subset
+
+MOTION_KEYS = (
+    "rigid_body_pos",
+    "rigid_body_rot",
+    "rigid_body_vel",
+    "rigid_body_ang_vel",
+    "dof_pos",
+    "dof_vel",
+    "rigid_body_contacts",
+    "local_rigid_body_rot",
+)
+
+
+def _make_tree(amass_dir: Path, root: Path, copies: int = 1) -> None:
+    """An AMASS-like tree: subsets → sequences → clips (hard links to the real clips)."""
+    layout = {"CMU": "01", "SFU": "0005", "Transitions_mocap": "mazen_c3d"}
+    sources = sorted(amass_dir.glob("*.npz"))
+    for copy in range(copies):
+        for subset, sequence in layout.items():
+            for source in sources:
+                target = root / subset / sequence / f"{copy:03d}-{source.stem} (take).npz"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(source, target)
+                except OSError:
+                    shutil.copy(source, target)
+
+
+def _load_all(out_dir: Path):
+    return {
+        str(path.relative_to(out_dir)): torch.load(path, weights_only=True)
+        for path in sorted(out_dir.rglob("*.motion"))
+    }
+
+
+def test_tree_conversion_layout_splits_and_metadata(amass_dir, tmp_path):
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    (root / "CMU" / "shape.npz").write_bytes(b"not a motion")  # skipped by name
+    report = convert_amass_tree(root, out, workers=2, chunk_size=2, progress=False)
+    assert report.ok and len(report.converted) == 9 and report.source_frames == 3 * (601 + 500 + 235)
+    motions = _load_all(out)
+    assert len(motions) == 9
+    # ProtoMotions' naming rule: '-', '(', ')' and spaces become '_'.
+    assert "CMU/01/000_hbp_sample_walk_female_120fps_poses__take_.motion" in motions
+    meta = motions["SFU/0005/000_dmpl_sample_female_120fps_poses__take_.motion"]["mimicflow"]
+    assert meta["subset"] == "SFU" and meta["split"] == "validation"
+    assert meta["source_frames"] == 235 and meta["frame_step"] == 4 and meta["gender"] == "female"
+    assert len(meta["source_md5"]) == 32 and meta["model_type"] == "smplh"
+    splits = {s: yaml.safe_load((out / f"{s}.yaml").read_text())["motions"] for s in ("train", "validation", "test")}
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [3, 3, 3]
+    assert all(entry["file"].startswith("Transitions_mocap/") for entry in splits["test"])
+    assert len(yaml.safe_load((out / "motions.yaml").read_text())["motions"]) == 9
+
+
+def test_bad_files_are_reported_and_the_rest_converted(amass_dir, tmp_path):
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    (root / "CMU" / "01" / "broken_poses.npz").write_bytes(b"PK\x03\x04 truncated")
+    one_frame = root / "CMU" / "01" / "short_poses.npz"
+    import numpy as np
+
+    np.savez(one_frame, poses=np.zeros((1, 156)), trans=np.zeros((1, 3)), mocap_framerate=120.0, betas=np.zeros(16))
+    report = convert_amass_tree(root, out, workers=1, progress=False)
+    assert len(report.converted) == 9
+    failed = dict(report.failures)
+    assert set(failed) == {str(root / "CMU" / "01" / "broken_poses.npz"), str(one_frame)}
+    assert "broken_poses.npz" in failed[str(root / "CMU" / "01" / "broken_poses.npz")]
+    assert "poses" in failed[str(one_frame)] or "frames" in failed[str(one_frame)]
+    assert "FAILED" in report.summary()
+    # Failed files are not listed in the indexes.
+    listed = yaml.safe_load((out / "motions.yaml").read_text())["motions"]
+    assert len(listed) == 9 and not any("broken" in entry["file"] for entry in listed)
+
+
+def test_cli_exit_code_is_nonzero_when_anything_failed(amass_dir, tmp_path, repo_root):
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    (root / "SFU" / "bad_poses.npz").write_bytes(b"garbage")
+    run = subprocess.run(
+        [sys.executable, "-m", "mimic.cli", "amass", "convert", str(root), str(out), "--workers", "1", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "FAILED" in run.stdout and "bad_poses.npz" in run.stdout
+    assert len(list(out.rglob("*.motion"))) == 9
+
+
+def test_killed_batch_resumes_to_the_same_result(amass_dir, tmp_path, repo_root):
+    root = tmp_path / "amass"
+    _make_tree(amass_dir, root, copies=8)  # 72 clips
+    reference_out, resumed_out = tmp_path / "reference", tmp_path / "resumed"
+    convert_amass_tree(root, reference_out, workers=1, progress=False)
+
+    command = [sys.executable, "-m", "mimic.cli", "amass", "convert", str(root), str(resumed_out)]
+    command += ["--workers", "1", "--chunk-size", "1", "--no-progress"]
+    process = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(resumed_out.rglob("*.motion"))) < 10:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(list(resumed_out.rglob("*.motion")))
+    assert 10 <= done_before < 72, "the kill must land half way for this test to mean anything"
+
+    report = convert_amass_tree(root, resumed_out, workers=2, progress=False)
+    assert len(report.skipped) == done_before and len(report.converted) == 72 - done_before
+    reference, resumed = _load_all(reference_out), _load_all(resumed_out)
+    assert reference.keys() == resumed.keys()
+    for name, motion in reference.items():
+        for key in MOTION_KEYS:
+            assert torch.equal(motion[key], resumed[name][key]), (name, key)
+
+    # --force-remake converts everything again.
+    again = convert_amass_tree(root, resumed_out, force_remake=True, workers=2, progress=False)
+    assert len(again.converted) == 72 and not again.skipped
+
+
+def test_motion_config_slices_and_weights(amass_dir, tmp_path):
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    config = tmp_path / "motions.yaml"
+    walk = "CMU/01/000-hbp_sample_walk_female_120fps_poses (take).npz"
+    jump = "SFU/0005/000-dmpl_sample_female_120fps_poses (take).npz"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "motions": [
+                    {"file": walk, "weight": 2.5, "sub_motions": [{"timings": {"start": 1.0, "end": 3.0}}]},
+                    {"file": jump, "fps": 60},  # declared 60 fps: output at 30 with step 2
+                ]
+            }
+        )
+    )
+    report = convert_amass_tree(root, out, motion_config=config, progress=False)
+    assert report.ok and len(report.converted) == 2
+    walk_motion = torch.load(out / output_name(walk), weights_only=True)
+    # 1.0 s .. 3.0 s at 120 fps = source frames 120..360 → every 4th → 61 frames.
+    assert walk_motion["rigid_body_pos"].shape[0] == 61
+    assert walk_motion["mimicflow"]["source_slice_seconds"] == [1.0, 3.0]
+    jump_motion = torch.load(out / output_name(jump), weights_only=True)
+    assert jump_motion["mimicflow"]["frame_step"] == 2 and jump_motion["rigid_body_pos"].shape[0] == 118
+    weights = {e["file"]: e["weight"] for e in yaml.safe_load((out / "motions.yaml").read_text())["motions"]}
+    assert weights[output_name(walk)] == 2.5
+
+
+def test_split_rule():
+    assert [split_of_subset(s) for s in ("CMU", "KIT", "SFU", "HumanEva", "SSM_synced", "Transitions_mocap")] == [
+        "train",
+        "train",
+        "validation",
+        "validation",
+        "test",
+        "test",
+    ]
+
+
+@pytest.mark.parametrize("bad", ["not: [a, list", "motions: 3", "motions:\n  - {weight: 1}"])
+def test_bad_motion_config_is_one_clear_error(tmp_path, bad):
+    from motion.errors import MotionDataError
+    from motion.motion_config import read_motion_config
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(bad)
+    with pytest.raises(MotionDataError) as error:
+        read_motion_config(config)
+    assert str(config) in str(error.value)
