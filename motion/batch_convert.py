@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -19,8 +19,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, file_md5
+from motion.io_utils import file_md5
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
+from motion.motion_file import save_motion
 
 PathLike = Union[str, Path]
 MOTION_FORMAT_VERSION = 1
@@ -136,36 +137,66 @@ def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, ste
     }
 
 
-def convert_chunk(jobs: Sequence[ConversionJob], params: ConversionParams) -> List[Tuple[str, Optional[str], int]]:
+Prefetched = List[Tuple["Future[Tuple[AmassClip, Tuple[Any, Any, float, int]]]", "Future[str]"]]
+
+
+def _read_job(job: ConversionJob, params: ConversionParams) -> Tuple[AmassClip, Tuple[Any, Any, float, int]]:
+    clip = read_amass_clip(job.source)
+    return clip, _select_frames(clip, job, params)
+
+
+def prefetch_chunk(jobs: Sequence[ConversionJob], params: ConversionParams, io: ThreadPoolExecutor) -> Prefetched:
+    """Start reading and hashing ``jobs`` on the I/O threads; returns per job (read, md5) futures.
+
+    Reading (zip + npy), and md5 above all, are half of the per-file cost and release the GIL,
+    so they run beside the tensor maths and the writes of the previous chunk.
+    """
+    return [(io.submit(_read_job, job, params), io.submit(file_md5, job.source)) for job in jobs]
+
+
+def convert_chunk(
+    jobs: Sequence[ConversionJob], params: ConversionParams, prefetched: Optional[Prefetched] = None
+) -> List[Tuple[str, Optional[str], int]]:
     """Convert and write a chunk of jobs in one batched pass.
 
     Returns per job ``(source, error message or None, source frames)``. Bad inputs are reported,
     never raised, so one file cannot stop a batch.
     """
+    own_io = None
+    if prefetched is None:
+        own_io = ThreadPoolExecutor(max_workers=2)
+        prefetched = prefetch_chunk(jobs, params, own_io)
+    try:
+        return _convert_prefetched(jobs, params, prefetched)
+    finally:
+        if own_io is not None:
+            own_io.shutdown(wait=True)
+
+
+def _convert_prefetched(
+    jobs: Sequence[ConversionJob], params: ConversionParams, prefetched: Prefetched
+) -> List[Tuple[str, Optional[str], int]]:
     results: Dict[str, Tuple[str, Optional[str], int]] = {}
     prepared = []
-    # Hashing is a fifth of the work; hashlib releases the GIL, so it overlaps the tensor maths.
-    hasher = ThreadPoolExecutor(max_workers=1)
-    md5s = {job.source: hasher.submit(file_md5, job.source) for job in jobs}
-    for job in jobs:
+    for job, (read, md5) in zip(jobs, prefetched):
         try:
-            clip = read_amass_clip(job.source)
-            poses, trans, fps, step = _select_frames(clip, job, params)
-            prepared.append((job, clip, poses, trans, fps, step))
+            clip, (poses, trans, fps, step) = read.result()
+            prepared.append((job, clip, poses, trans, fps, step, md5))
         except MotionDataError as error:
             results[job.source] = (job.source, str(error), 0)
     if prepared:
         motions = convert_body_pose_batch(
             [p[2] for p in prepared], [p[3] for p in prepared], [p[4] for p in prepared], params
         )
-        for (job, clip, _poses, _trans, _fps, step), motion in zip(prepared, motions):
+        for (job, clip, _poses, _trans, _fps, step, md5), motion in zip(prepared, motions):
             try:
-                motion["mimicflow"] = _metadata(clip, job, params, step, md5s[job.source].result())
-                atomic_torch_save(motion, job.output)
+                motion["mimicflow"] = _metadata(clip, job, params, step, md5.result())
+                save_motion(motion, job.output)
                 results[job.source] = (job.source, None, clip.num_frames)
             except OSError as error:
                 results[job.source] = (job.source, f"cannot read or write {job.output}: {error}", 0)
-    hasher.shutdown(wait=True)
+            except MotionDataError as error:  # e.g. non-finite states from extreme source poses
+                results[job.source] = (job.source, str(error), 0)
     return [results[job.source] for job in jobs]
 
 
@@ -209,9 +240,14 @@ def convert_amass_tree(
     try:
         if workers <= 1:
             _worker_init()
-            outcomes = (convert_chunk(chunk, params) for chunk in chunks)
-            for outcome in outcomes:
-                _record(report, outcome, bar)
+            with ThreadPoolExecutor(max_workers=2) as io:
+                # Chunk k+1 is read and hashed while chunk k is converted and written.
+                upcoming = prefetch_chunk(chunks[0], params, io) if chunks else []
+                for index, chunk in enumerate(chunks):
+                    current = upcoming
+                    if index + 1 < len(chunks):
+                        upcoming = prefetch_chunk(chunks[index + 1], params, io)
+                    _record(report, convert_chunk(chunk, params, current), bar)
         else:
             with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
                 futures = [pool.submit(convert_chunk, chunk, params) for chunk in chunks]

@@ -202,8 +202,8 @@ def convert_body_pose_batch(
     motions: List[Dict[str, Any]] = []
     for index, (start, count) in enumerate(zip(_clip_starts(lengths), lengths)):
         motion: Dict[str, Any] = {"fps": int(round(float(fps[index])))}
-        # clone(): a slice shares the batch's storage, and torch.save would write all of it.
-        motion.update({key: value[start : start + count].clone() for key, value in fields.items()})
+        # Slices share the batch's storage; save_motion compacts them so a file holds only its clip.
+        motion.update({key: value[start : start + count] for key, value in fields.items()})
         motions.append(motion)
     return motions
 

@@ -8,7 +8,7 @@ a vector or rotation vector (axis·angle, radians) shape (..., 3).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Tuple, Union
 
 import torch
 from torch import Tensor
@@ -72,15 +72,14 @@ def quat_from_rotvec(rotvec: Tensor) -> Tensor:
 
 def quat_to_rotvec(q: Tensor) -> Tensor:
     """Log-map: unit quaternion (..., 4) xyzw → rotation vector (..., 3) with angle in [0, π]."""
-    q = quat_standardize(q)
     xyz = q[..., :3]
+    w = q[..., 3:4]
     sin_half = xyz.norm(dim=-1, keepdim=True)
-    angle = 2.0 * torch.atan2(sin_half, q[..., 3:4])
-    small = sin_half < 1e-7
-    safe_sin = torch.where(small, torch.ones_like(sin_half), sin_half)
-    # θ/sin(θ/2) → 2 (1 + θ²/24) as θ → 0; w ≈ 1 there.
-    scale = torch.where(small, 2.0 / q[..., 3:4].clamp_min(_EPS), angle / safe_sin)
-    return xyz * scale
+    # angle/sin(θ/2) with angle = 2·atan2(sin(θ/2), |w|): well defined down to sin_half → 0
+    # (atan2(s, |w|) ≈ s/|w| there), so no small-angle branch is needed. copysign folds the
+    # q ≡ −q choice into the scale: the w ≥ 0 representative, computed without a where().
+    scale = 2.0 * torch.atan2(sin_half, w.abs()) / sin_half.clamp_min(1e-30)
+    return xyz * torch.copysign(scale, w)
 
 
 def quat_angle(q: Tensor) -> Tensor:
@@ -91,17 +90,27 @@ def quat_angle(q: Tensor) -> Tensor:
 
 def quat_slerp(q0: Tensor, q1: Tensor, t: Tensor) -> Tensor:
     """Spherical interpolation along the shorter arc; ``t`` broadcasts as (..., 1)."""
-    cos_half = (q0 * q1).sum(dim=-1, keepdim=True)
-    q1 = torch.where(cos_half < 0, -q1, q1)
-    cos_half = cos_half.abs().clamp(max=1.0)
-    half = torch.acos(cos_half)
-    sin_half = torch.sqrt((1.0 - cos_half * cos_half).clamp_min(0.0))
-    # Nearly identical rotations: plain lerp is exact to float precision and avoids 0/0.
-    near = sin_half < 1e-3
-    safe_sin = torch.where(near, torch.ones_like(sin_half), sin_half)
-    w0 = torch.where(near, 1.0 - t, torch.sin((1.0 - t) * half) / safe_sin)
-    w1 = torch.where(near, t, torch.sin(t * half) / safe_sin)
-    return quat_normalize(w0 * q0 + w1 * q1)
+    # Per-quaternion scalars stay (..., 1); only the final blend touches all four components.
+    cos_signed = (q0 * q1).sum(dim=-1, keepdim=True)
+    half = torch.acos(cos_signed.abs().clamp(max=1.0))
+    weight0, weight1 = slerp_weights(half, t)
+    # Shorter arc: negate q1's weight rather than q1 itself.
+    return quat_normalize(weight0 * q0 + torch.copysign(weight1, cos_signed) * q1)
+
+
+def slerp_weights(half_angle: Tensor, t: Tensor) -> Tuple[Tensor, Tensor]:
+    """Slerp weights sin((1−t)θ)/sin θ and sin(tθ)/sin θ for arcs of half-angle θ ≥ 0.
+
+    Below θ = MIN_SLERP_ARC (1e-4) the arc is treated as that: the weights then equal (1 − t, t) to 1e-9,
+    which avoids 0/0 without a branch.
+    """
+    half = half_angle.clamp_min(MIN_SLERP_ARC)
+    inv_sin = 1.0 / torch.sin(half)
+    return torch.sin((1.0 - t) * half) * inv_sin, torch.sin(t * half) * inv_sin
+
+
+#: Smallest arc half-angle slerp divides by (see slerp_weights); radians.
+MIN_SLERP_ARC = 1e-4
 
 
 def quat_to_matrix(q: Tensor) -> Tensor:

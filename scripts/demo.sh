@@ -8,13 +8,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mimic=".venv/bin/mimic"
 
-amass_dir="data/amass/samples"
+# `mimic amass samples ROOT` writes ROOT/samples/*.npz: the subset is called "samples".
+amass_dir="data/amass"
 motions_dir="data/motions"
 motionlib_file="data/motionlib/amass_samples.pt"
 
-echo "== 1/4 fetch the public AMASS sample clips -> $amass_dir"
+echo "== 1/4 fetch the public AMASS sample clips -> $amass_dir/samples"
 if ! "$mimic" amass samples "$amass_dir"; then
-    amass_dir="data/amass/synthetic"
+    amass_dir="data/amass_synthetic"
     motions_dir="data/motions_synthetic"
     motionlib_file="data/motionlib/synthetic.pt"
     echo
