@@ -34,30 +34,18 @@ def write_synthetic_motions(folder: Path, count: int, min_frames: int, max_frame
     import torch
 
     from motion.motion_file import save_motion
-    from motion.rotations import quat_normalize, quat_to_rotvec
-    from motion.skeleton import NUM_BODIES, NUM_DOFS
+    from motion.synthetic import random_motion
 
     gen = torch.Generator().manual_seed(seed)
     lengths = torch.randint(min_frames, max_frames + 1, (count,), generator=gen).tolist()
     for index, frames in enumerate(lengths):
-        lrs = quat_normalize(torch.randn(frames, NUM_BODIES, 4, generator=gen))
-        motion = {
-            "fps": 30,
-            "rigid_body_pos": torch.randn(frames, NUM_BODIES, 3, generator=gen),
-            "rigid_body_rot": quat_normalize(torch.randn(frames, NUM_BODIES, 4, generator=gen)),
-            "rigid_body_vel": torch.randn(frames, NUM_BODIES, 3, generator=gen),
-            "rigid_body_ang_vel": torch.randn(frames, NUM_BODIES, 3, generator=gen),
-            "dof_pos": quat_to_rotvec(lrs[:, 1:]).reshape(frames, NUM_DOFS),
-            "dof_vel": torch.randn(frames, NUM_DOFS, generator=gen),
-            "rigid_body_contacts": torch.rand(frames, NUM_BODIES, generator=gen) < 0.3,
-            "local_rigid_body_rot": lrs,
-            "mimicflow": {
-                "source_path": f"BENCH/{index:05d}_poses.npz",
-                "source_md5": f"{index:032x}",
-                "converter_version": "bench",
-                "conversion": {"output_fps": 30},
-            },
+        metadata = {
+            "source_path": f"BENCH/{index:05d}_poses.npz",
+            "source_md5": f"{index:032x}",
+            "converter_version": "bench",
+            "conversion": {"output_fps": 30},
         }
+        motion = random_motion(frames, seed * 100_000 + index, contact_rate=0.3, metadata=metadata)
         save_motion(motion, folder / f"{index // 100:03d}" / f"{index:05d}.motion")
     return sum(lengths)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -187,3 +187,39 @@ def synthesize_amass_clips(out_dir: PathLike, seed: int = 0) -> List[Path]:
         write_npz_reproducibly(arrays, subset_dir / name)
         written.append(subset_dir / name)
     return written
+
+
+def random_motion(
+    frames: int,
+    seed: int,
+    fps: int = 30,
+    contact_rate: float = 0.5,
+    metadata: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """A random but structurally valid ``.motion`` dict (no physics, no FK), for tests and benchmarks.
+
+    Unit quaternions everywhere and ``dof_pos`` equal to the exp-map of the local rotations of
+    bodies 1..23, so every consistency check of a loader passes. Shapes: (frames, 24, 3|4) and
+    (frames, 69); float32, contacts bool. Deterministic in ``seed``.
+    """
+    import torch
+
+    from motion.rotations import quat_normalize, quat_to_rotvec
+    from motion.skeleton import NUM_BODIES, NUM_DOFS
+
+    gen = torch.Generator().manual_seed(seed)
+    local_rot = quat_normalize(torch.randn(frames, NUM_BODIES, 4, generator=gen))
+    motion: Dict[str, Any] = {
+        "fps": fps,
+        "rigid_body_pos": torch.randn(frames, NUM_BODIES, 3, generator=gen),
+        "rigid_body_rot": quat_normalize(torch.randn(frames, NUM_BODIES, 4, generator=gen)),
+        "rigid_body_vel": torch.randn(frames, NUM_BODIES, 3, generator=gen),
+        "rigid_body_ang_vel": torch.randn(frames, NUM_BODIES, 3, generator=gen),
+        "dof_pos": quat_to_rotvec(local_rot[:, 1:]).reshape(frames, NUM_DOFS),
+        "dof_vel": torch.randn(frames, NUM_DOFS, generator=gen),
+        "rigid_body_contacts": torch.rand(frames, NUM_BODIES, generator=gen) < contact_rate,
+        "local_rigid_body_rot": local_rot,
+    }
+    if metadata is not None:
+        motion["mimicflow"] = metadata
+    return motion

@@ -12,26 +12,15 @@ import torch
 
 from motion.errors import MotionDataError
 from motion.motion_file import MOTION_FIELDS, MOTION_KEYS, load_motion, read_torch_dict, save_motion
-from motion.rotations import quat_normalize, quat_to_rotvec
+from motion.rotations import quat_to_rotvec
+from motion.synthetic import random_motion
 
 
 def synthetic_motion(frames: int = 12, seed: int = 0, fps: int = 30) -> Dict[str, Any]:
     """Random but valid: unit quaternions, dof_pos = exp-map of the local rotations."""
-    gen = torch.Generator().manual_seed(seed)
-    lrs = quat_normalize(torch.randn(frames, 24, 4, generator=gen))
-    return {
-        "fps": fps,
-        "rigid_body_pos": torch.randn(frames, 24, 3, generator=gen),
-        "rigid_body_rot": quat_normalize(torch.randn(frames, 24, 4, generator=gen)),
-        "rigid_body_vel": torch.randn(frames, 24, 3, generator=gen),
-        "rigid_body_ang_vel": torch.randn(frames, 24, 3, generator=gen),
-        "dof_pos": quat_to_rotvec(lrs[:, 1:]).reshape(frames, 69),
-        "dof_vel": torch.randn(frames, 69, generator=gen),
-        "rigid_body_contacts": torch.rand(frames, 24, generator=gen) < 0.5,
-        "local_rigid_body_rot": lrs,
-        "mimicflow": {"source_path": "CMU/01/01_01_poses.npz", "source_md5": "ab" * 16, "betas": [0.1, -0.2],
-                      "conversion": {"output_fps": 30}, "source_slice_seconds": [None, 2.5]},
-    }  # fmt: skip
+    metadata = {"source_path": "CMU/01/01_01_poses.npz", "source_md5": "ab" * 16, "betas": [0.1, -0.2],
+                "conversion": {"output_fps": 30}, "source_slice_seconds": [None, 2.5]}  # fmt: skip
+    return random_motion(frames, seed, fps, metadata=metadata)
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:

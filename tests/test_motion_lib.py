@@ -20,7 +20,8 @@ from motion.io_utils import file_md5
 from motion.motion_file import save_motion
 from motion.motion_lib import MotionLib, resolve_motion_file, shard_index
 from motion.motion_lib_packaging import MotionPackagingError, build_motion_lib, find_motion_sources, package_motion_lib
-from motion.rotations import quat_from_rotvec, quat_normalize, quat_to_rotvec
+from motion.rotations import quat_from_rotvec, quat_to_rotvec
+from motion.synthetic import random_motion
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIB_TENSORS = ("gts", "grs", "gvs", "gavs", "dps", "dvs", "contacts", "lrs", "length_starts", "motion_num_frames",
@@ -32,21 +33,9 @@ STATE_OF_LIB = {"rigid_body_pos": "gts", "rigid_body_rot": "grs", "rigid_body_ve
 
 def synthetic_motion(frames: int, seed: int, fps: int = 30, source_md5: Optional[str] = None) -> Dict[str, Any]:
     """Random but valid (no FK): unit quaternions, dof_pos = exp-map of the local rotations."""
-    gen = torch.Generator().manual_seed(seed)
-    lrs = quat_normalize(torch.randn(frames, 24, 4, generator=gen))
-    return {
-        "fps": fps,
-        "rigid_body_pos": torch.randn(frames, 24, 3, generator=gen),
-        "rigid_body_rot": quat_normalize(torch.randn(frames, 24, 4, generator=gen)),
-        "rigid_body_vel": torch.randn(frames, 24, 3, generator=gen),
-        "rigid_body_ang_vel": torch.randn(frames, 24, 3, generator=gen),
-        "dof_pos": quat_to_rotvec(lrs[:, 1:]).reshape(frames, 69),
-        "dof_vel": torch.randn(frames, 69, generator=gen),
-        "rigid_body_contacts": torch.rand(frames, 24, generator=gen) < 0.5,
-        "local_rigid_body_rot": lrs,
-        "mimicflow": {"source_md5": source_md5 or f"{seed:032x}", "source_path": f"SYN/{seed}.npz",
-                      "conversion": {"output_fps": fps}},
-    }  # fmt: skip
+    metadata = {"source_md5": source_md5 or f"{seed:032x}", "source_path": f"SYN/{seed}.npz",
+                "conversion": {"output_fps": fps}}  # fmt: skip
+    return random_motion(frames, seed, fps, metadata=metadata)
 
 
 def write_motions(folder: Path, specs: List[tuple]) -> List[Path]:
