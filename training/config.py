@@ -1,0 +1,91 @@
+"""The typed experiment configuration: simulator, environment, rewards, terrain and agent.
+
+Experiment files (``training/experiments/mimic/*.py``) build an :class:`ExperimentConfig`;
+``--overrides key.path=value`` then sets any field with type checking
+(:mod:`training.overrides`). Defaults are ProtoMotions' SMPL mimic defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List
+
+from training.ppo.config import PPOConfig
+
+
+@dataclass
+class RewardTerm:
+    """One reward term: ``weight · kernel``; ``coefficient`` is the kernel's exp scale (if any)."""
+
+    weight: float
+    coefficient: float = 0.0
+    min_value: float = float("-inf")  # clamp of the weighted term
+
+
+@dataclass
+class RewardConfig:
+    gt_rew: RewardTerm = field(default_factory=lambda: RewardTerm(0.5, -25.0))  # global positions
+    gr_rew: RewardTerm = field(default_factory=lambda: RewardTerm(0.3, -5.0))  # global rotations
+    gv_rew: RewardTerm = field(default_factory=lambda: RewardTerm(0.1, -0.5))  # linear velocities
+    gav_rew: RewardTerm = field(default_factory=lambda: RewardTerm(0.2, -0.1))  # angular velocities
+    rh_rew: RewardTerm = field(default_factory=lambda: RewardTerm(0.2, -100.0))  # pelvis height
+    action_smoothness: RewardTerm = field(default_factory=lambda: RewardTerm(-0.02))
+    pow_rew: RewardTerm = field(default_factory=lambda: RewardTerm(-1e-5, min_value=-0.5))
+    contact_match_rew: RewardTerm = field(default_factory=lambda: RewardTerm(-0.1))
+
+
+@dataclass
+class TerrainConfig:
+    kind: str = "flat"  # "flat" or "complex"
+    num_levels: int = 7  # rows, difficulty = row / num_levels
+    num_terrains: int = 7  # columns
+    map_length: float = 20.0  # m
+    map_width: float = 20.0  # m
+    border_size: float = 40.0  # m
+    horizontal_scale: float = 0.1  # m per heightfield cell
+    vertical_scale: float = 0.005  # m per height unit
+    slope_threshold: float = 0.9
+    # smooth slope, rough slope, stairs up, stairs down, discrete, stepping stones, poles, flat
+    proportions: List[float] = field(default_factory=lambda: [0.2, 0.1, 0.1, 0.1, 0.05, 0.0, 0.0, 0.45])
+    step_width: float = 0.31  # m
+    platform_size: float = 3.0  # m
+    seed: int = 0
+
+
+@dataclass
+class ObservationConfig:
+    future_steps: int = 1  # reference frames at t + k·dt, k = 1..future_steps
+    terrain_obs: bool = False
+    terrain_obs_points: int = 16  # per axis
+    terrain_obs_extent: float = 1.0  # ± metres around the pelvis
+
+
+@dataclass
+class EnvConfig:
+    max_episode_length: int = 1000  # control steps
+    physics_hz: float = 120.0
+    decimation: int = 4  # → 30 Hz control
+    ref_respawn_offset: float = 0.05  # m above the terrain at reset
+    init_start_prob: float = 0.2  # probability of starting a motion at t = 0
+    enable_termination: bool = True
+    termination_distance: float = 0.5  # m, any body from its reference
+    ref_contact_smooth_window: int = 7  # frames
+    reset_grace_period: int = 5  # steps without contact-match penalty
+    action_scale: float = 3.141592653589793  # PD target = action_scale · tanh(a)
+    reward_config: RewardConfig = field(default_factory=RewardConfig)
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)
+    observations: ObservationConfig = field(default_factory=ObservationConfig)
+
+
+@dataclass
+class ExperimentConfig:
+    experiment_name: str = "mimic"
+    robot_name: str = "smpl"
+    simulator: str = "mujoco"
+    motion_file: str = ""
+    num_envs: int = 4096  # per rank
+    ngpu: int = 1  # ranks (processes) on this node
+    seed: int = 0  # rank r uses seed + r
+    num_threads: int = 0  # CPU simulator threads per rank; 0 = all cores / ranks
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: PPOConfig = field(default_factory=PPOConfig)

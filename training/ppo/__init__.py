@@ -1,0 +1,1 @@
+"""PPO: networks, normalisers, rollout storage with GAE, and the update."""

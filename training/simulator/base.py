@@ -1,0 +1,133 @@
+"""The one narrow interface every physics backend implements (``mujoco``, ``mjwarp``, ``isaacgym``).
+
+The environment only ever talks to :class:`Simulator`. All tensors are torch, on
+``simulator.device``, in the robot's body order (``RobotSpec.body_names``) and DoF order
+(``RobotSpec.dof_names``); quaternions are xyzw; world frame is z-up; SI units.
+
+DoF positions are the simulator's joint coordinates: for the SMPL humanoid, three hinges per
+body on x, y, z, i.e. intrinsic x-y-z Euler angles of each local rotation (R = Rx·Ry·Rz) — not
+the exp-map that MotionLibs store. :mod:`training.dof_conversion` converts between them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """What the simulator needs to know about a robot, backend-independent."""
+
+    name: str
+    mjcf_xml: str  # the MJCF text: one model file per robot for every backend
+    body_names: Tuple[str, ...]
+    dof_names: Tuple[str, ...]
+    kp: Tuple[float, ...]  # per DoF, N·m/rad
+    kd: Tuple[float, ...]  # per DoF, N·m·s/rad
+    effort_limit: Tuple[float, ...]  # per DoF, N·m
+    dof_lower: Tuple[float, ...]  # per DoF, rad
+    dof_upper: Tuple[float, ...]
+    contact_bodies: Tuple[str, ...] = ()  # bodies whose contacts the env reads (e.g. feet)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    num_envs: int
+    physics_hz: float = 120.0  # physics steps per second
+    decimation: int = 4  # physics steps per control step → control at 30 Hz
+    num_threads: int = 0  # CPU backends: worker threads; 0 = os.cpu_count()
+    device: str = "cpu"
+    seed: int = 0
+    terrain: Optional[TerrainSpec] = None  # None: flat ground plane at z = 0
+
+    @property
+    def control_dt(self) -> float:
+        return self.decimation / self.physics_hz
+
+
+@dataclass(frozen=True)
+class TerrainSpec:
+    """A heightfield terrain: ``heights`` (rows, cols) metres on a regular grid.
+
+    Cell (i, j) is centred at ``origin + (i·horizontal_scale, j·horizontal_scale)`` (x along rows).
+    """
+
+    heights: Tensor
+    horizontal_scale: float
+    origin: Tuple[float, float] = (0.0, 0.0)
+    spawn_points: Tensor = field(default_factory=lambda: torch.zeros(1, 3))  # (S, 3) walkable xyz
+
+
+class BodyState(NamedTuple):
+    """World-frame rigid-body states, (N, B, ·)."""
+
+    pos: Tensor  # (N, B, 3) m
+    rot: Tensor  # (N, B, 4) xyzw
+    vel: Tensor  # (N, B, 3) m/s, linear velocity of the body origin
+    ang_vel: Tensor  # (N, B, 3) rad/s, world frame
+
+
+class DofState(NamedTuple):
+    pos: Tensor  # (N, D) rad
+    vel: Tensor  # (N, D) rad/s
+
+
+class RootState(NamedTuple):
+    """The free root body's state, (N, ·): what a reset sets alongside the DoFs."""
+
+    pos: Tensor  # (N, 3) m
+    rot: Tensor  # (N, 4) xyzw
+    vel: Tensor  # (N, 3) m/s
+    ang_vel: Tensor  # (N, 3) rad/s, world frame
+
+
+class Simulator(abc.ABC):
+    """N independent worlds of one robot on one terrain, stepped together."""
+
+    def __init__(self, robot: RobotSpec, config: SimulatorConfig) -> None:
+        self.robot = robot
+        self.config = config
+        self.num_envs = config.num_envs
+        self.num_bodies = len(robot.body_names)
+        self.num_dofs = len(robot.dof_names)
+        self.device = torch.device(config.device)
+
+    @property
+    def control_dt(self) -> float:
+        return self.config.control_dt
+
+    @abc.abstractmethod
+    def reset_envs(self, env_ids: Tensor, root: RootState, dofs: DofState) -> None:
+        """Put worlds ``env_ids`` (K,) int64 into the given root (K, ·) and DoF (K, D) states,
+        with zero applied torques; body states reflect the new pose immediately."""
+
+    @abc.abstractmethod
+    def step(self, pd_targets: Tensor) -> None:
+        """Advance every world by one control step (``decimation`` physics steps) with PD
+        position targets ``pd_targets`` (N, D) rad; PD runs inside the physics engine."""
+
+    @abc.abstractmethod
+    def body_state(self) -> BodyState: ...
+
+    @abc.abstractmethod
+    def dof_state(self) -> DofState: ...
+
+    @abc.abstractmethod
+    def applied_torques(self) -> Tensor:
+        """(N, D) N·m actually applied by the actuators in the last physics step."""
+
+    @abc.abstractmethod
+    def contact_forces(self) -> Tensor:
+        """(N, B, 3) N: net contact force on each body (world frame), last physics step."""
+
+    @abc.abstractmethod
+    def terrain_heights(self, points_xy: Tensor) -> Tensor:
+        """Ground height (N, P) m under world points ``points_xy`` (N, P, 2)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release native resources (threads, GPU memory)."""
