@@ -1,0 +1,71 @@
+"""MotionLib DoFs (exp-map per body) ↔ simulator DoFs (three hinges x, y, z per body).
+
+A body with hinges on x, y, z has local rotation R = Rx(a)·Ry(b)·Rz(c): its joint coordinates
+are intrinsic x-y-z Euler angles, not the rotation vector MotionLibs store. Velocities differ
+too: MotionLib ``dof_vel`` is the local angular velocity ω in the parent frame
+(axis·angle of q_{t+1}·q_t⁻¹ per second), while hinge velocities are Euler rates (ȧ, ḃ, ċ) with
+
+    ω = ȧ·x + ḃ·Rx(a)·y + ċ·Rx(a)·Ry(b)·z.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from motion.rotations import quat_from_euler_xyz, quat_from_rotvec, quat_to_euler_xyz, quat_to_rotvec
+
+_MIN_COS = 1e-3  # gimbal lock guard: |cos b| below this is treated as ±1e-3
+
+
+def exp_map_to_hinge_angles(dof_pos: Tensor) -> Tensor:
+    """(..., 3·J) rotation vectors → (..., 3·J) Euler x-y-z hinge angles, rad."""
+    rotvec = dof_pos.reshape(dof_pos.shape[:-1] + (-1, 3))
+    return quat_to_euler_xyz(quat_from_rotvec(rotvec)).reshape(dof_pos.shape)
+
+
+def hinge_angles_to_exp_map(hinge_pos: Tensor) -> Tensor:
+    """(..., 3·J) Euler x-y-z hinge angles → (..., 3·J) rotation vectors, rad."""
+    euler = hinge_pos.reshape(hinge_pos.shape[:-1] + (-1, 3))
+    return quat_to_rotvec(quat_from_euler_xyz(euler)).reshape(hinge_pos.shape)
+
+
+def local_rotations_to_hinge_angles(local_rot: Tensor) -> Tensor:
+    """(..., J, 4) xyzw local rotations → (..., 3·J) hinge angles."""
+    angles = quat_to_euler_xyz(local_rot)
+    return angles.reshape(angles.shape[:-2] + (-1,))
+
+
+def angular_velocity_to_hinge_rates(hinge_pos: Tensor, omega: Tensor) -> Tensor:
+    """Parent-frame angular velocities (..., 3·J) rad/s at hinge angles (..., 3·J) → Euler rates.
+
+    Solves ω = J(a, b)·(ȧ, ḃ, ċ) in closed form (det J = cos b):
+        ḃ = cos a·ω_y + sin a·ω_z,  ċ = (cos a·ω_z − sin a·ω_y) / cos b,  ȧ = ω_x − sin b·ċ.
+    """
+    euler = hinge_pos.reshape(hinge_pos.shape[:-1] + (-1, 3))
+    w = omega.reshape(euler.shape)
+    sin_a, cos_a = torch.sin(euler[..., 0]), torch.cos(euler[..., 0])
+    sin_b, cos_b = torch.sin(euler[..., 1]), torch.cos(euler[..., 1])
+    cos_b = torch.where(cos_b.abs() < _MIN_COS, torch.copysign(torch.full_like(cos_b, _MIN_COS), cos_b), cos_b)
+    rate_b = cos_a * w[..., 1] + sin_a * w[..., 2]
+    rate_c = (cos_a * w[..., 2] - sin_a * w[..., 1]) / cos_b
+    rate_a = w[..., 0] - sin_b * rate_c
+    return torch.stack((rate_a, rate_b, rate_c), dim=-1).reshape(hinge_pos.shape)
+
+
+def hinge_rates_to_angular_velocity(hinge_pos: Tensor, hinge_vel: Tensor) -> Tensor:
+    """Euler rates (..., 3·J) at hinge angles (..., 3·J) → parent-frame angular velocity (..., 3·J)."""
+    euler = hinge_pos.reshape(hinge_pos.shape[:-1] + (-1, 3))
+    rates = hinge_vel.reshape(euler.shape)
+    sin_a, cos_a = torch.sin(euler[..., 0]), torch.cos(euler[..., 0])
+    sin_b, cos_b = torch.sin(euler[..., 1]), torch.cos(euler[..., 1])
+    rate_a, rate_b, rate_c = rates.unbind(-1)
+    omega = torch.stack(
+        (
+            rate_a + sin_b * rate_c,
+            cos_a * rate_b - sin_a * cos_b * rate_c,
+            sin_a * rate_b + cos_a * cos_b * rate_c,
+        ),
+        dim=-1,
+    )
+    return omega.reshape(hinge_pos.shape)

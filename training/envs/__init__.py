@@ -1,0 +1,1 @@
+"""Environments: the mimic task and its observation/reward kernels."""

@@ -1,0 +1,233 @@
+"""The motion-imitation ("mimic") environment: N simulated humanoids tracking MotionLib clips.
+
+Contract (used by PPO and the evaluator): ``reset() -> obs`` (N, O);
+``step(actions) -> (obs, reward, terminated, truncated, info)`` with actions (N, D) raw policy
+outputs (PD target = action_scale · tanh(a)). Envs that ended are reset inside ``step``: ``obs``
+already starts their next episode and ``info["final_obs"]`` holds the observation before the
+reset (for bootstrapping). ``terminated`` means failure (a body strayed more than
+``termination_distance`` from its reference); ``truncated`` means time-out or the end of the
+reference clip — the episode ends but its value is bootstrapped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from motion.motion_lib import MotionLib, MotionState
+from training.config import ExperimentConfig
+from training.dof_conversion import (
+    angular_velocity_to_hinge_rates,
+    exp_map_to_hinge_angles,
+    local_rotations_to_hinge_angles,
+)
+from training.envs.observations import (
+    height_map_points,
+    height_map_world_points,
+    humanoid_observation,
+    target_pose_observation,
+    terrain_observation,
+)
+from training.envs.rewards import combine_rewards, mimic_reward_terms, smooth_contacts
+from training.simulator.base import DofState, RootState, Simulator
+
+CONTACT_FORCE_THRESHOLD = 1.0  # N: a body with more net contact force than this is in contact
+
+
+class MimicEnv:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        simulator: Simulator,
+        motion_lib: MotionLib,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        self.config = config
+        self.env_config = config.env
+        self.sim = simulator
+        self.motion_lib = motion_lib
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(config.seed)
+        self.num_envs = simulator.num_envs
+        self.num_actions = simulator.num_dofs
+        self.dt = simulator.control_dt
+        robot = simulator.robot
+        self.contact_body_ids = torch.tensor([robot.body_names.index(b) for b in robot.contact_bodies])
+        self._ref_contacts = self._smoothed_reference_contacts()
+        obs_config = self.env_config.observations
+        self._height_points = (
+            height_map_points(obs_config.terrain_obs_points, obs_config.terrain_obs_extent)
+            if obs_config.terrain_obs
+            else None
+        )
+        self.spawn_points = simulator.config.terrain.spawn_points if simulator.config.terrain is not None else None
+
+        n, d = self.num_envs, self.num_actions
+        self.motion_ids = torch.zeros(n, dtype=torch.long)
+        self.motion_times = torch.zeros(n)
+        self.progress = torch.zeros(n, dtype=torch.long)
+        self.ref_offset = torch.zeros(n, 3)  # spawn xy shift and terrain height added to the reference
+        self.prev_actions = torch.zeros(n, d)
+        self.prev_targets = torch.zeros(n, d)
+        self.episode_return = torch.zeros(n)
+        self.num_obs = int(self._observe().shape[1])
+
+    # --- reference ---------------------------------------------------------------------------
+
+    def _smoothed_reference_contacts(self) -> Tensor:
+        """(F, K) reference contacts of the contact bodies, moving-averaged per motion."""
+        lib = self.motion_lib
+        if lib.contacts is None:
+            return torch.zeros(lib.num_frames, len(self.contact_body_ids))
+        contacts = lib.contacts[:, self.contact_body_ids].float()
+        smoothed = torch.empty_like(contacts)
+        window = self.env_config.ref_contact_smooth_window
+        for start, count in zip(lib.length_starts.tolist(), lib.motion_num_frames.tolist()):
+            smoothed[start : start + count] = smooth_contacts(contacts[start : start + count], window)
+        return smoothed
+
+    def reference_state(self, times: Tensor, env_ids: Optional[Tensor] = None) -> MotionState:
+        """Reference states of envs ``env_ids`` (all by default) at ``times``, spawn offset applied."""
+        ids = self.motion_ids if env_ids is None else self.motion_ids[env_ids]
+        offset = self.ref_offset if env_ids is None else self.ref_offset[env_ids]
+        state = self.motion_lib.get_motion_state(ids, times)
+        return state._replace(rigid_body_pos=state.rigid_body_pos + offset[:, None, :])
+
+    def reference_contacts(self, times: Tensor) -> Tensor:
+        frame0, frame1, blend = self.motion_lib.frame_blend(self.motion_ids, times)
+        return torch.lerp(self._ref_contacts[frame0], self._ref_contacts[frame1], blend[:, None])
+
+    def reference_pd_targets(self, times: Tensor) -> Tensor:
+        """Hinge angles (N, D) of the reference pose at ``times``: what an oracle feeds the PD."""
+        return _hinge_angles(self.motion_lib.get_motion_state(self.motion_ids, times))
+
+    # --- episodes ----------------------------------------------------------------------------
+
+    def reset(self) -> Tensor:
+        self.reset_envs(torch.arange(self.num_envs))
+        return self._observe()
+
+    def reset_envs(self, env_ids: Tensor, motion_ids: Optional[Tensor] = None, times: Optional[Tensor] = None) -> None:
+        """Start new episodes in ``env_ids`` (K,), from the reference state of sampled (or given)
+        motions and times."""
+        count = int(env_ids.numel())
+        if count == 0:
+            return
+        if motion_ids is None:
+            motion_ids = self.motion_lib.sample_motions(count, self.generator)
+        if times is None:
+            times = self._sample_start_times(motion_ids)
+        self.motion_ids[env_ids] = motion_ids
+        self.motion_times[env_ids] = times
+        ref = self.motion_lib.get_motion_state(motion_ids, times)
+        root_pos = ref.rigid_body_pos[:, 0]
+        offset = torch.zeros(count, 3)
+        if self.spawn_points is not None:
+            spawn = self.spawn_points[torch.randint(len(self.spawn_points), (count,), generator=self.generator)]
+            offset[:, :2] = spawn[:, :2] - root_pos[:, :2]
+            offset[:, 2] = spawn[:, 2]
+        self.ref_offset[env_ids] = offset
+        raised = offset.clone()
+        raised[:, 2] += self.env_config.ref_respawn_offset
+        hinge_pos = _hinge_angles(ref)
+        hinge_vel = angular_velocity_to_hinge_rates(hinge_pos, ref.dof_vel)
+        root = RootState(
+            root_pos + raised, ref.rigid_body_rot[:, 0], ref.rigid_body_vel[:, 0], ref.rigid_body_ang_vel[:, 0]
+        )
+        self.sim.reset_envs(env_ids, root, DofState(hinge_pos, hinge_vel))
+        self.progress[env_ids] = 0
+        self.prev_actions[env_ids] = 0.0
+        self.prev_targets[env_ids] = hinge_pos
+        self.episode_return[env_ids] = 0.0
+
+    def _sample_start_times(self, motion_ids: Tensor) -> Tensor:
+        lengths = self.motion_lib.motion_lengths[motion_ids]
+        uniform = torch.rand(len(motion_ids), generator=self.generator)
+        times = uniform * (lengths - self.dt).clamp_min(0.0)
+        from_start = torch.rand(len(motion_ids), generator=self.generator) < self.env_config.init_start_prob
+        return torch.where(from_start, torch.zeros_like(times), times)
+
+    # --- stepping ----------------------------------------------------------------------------
+
+    def step(self, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Dict[str, Any]]:
+        targets = self.env_config.action_scale * torch.tanh(actions)
+        self.sim.step(targets)
+        self.motion_times += self.dt
+        self.progress += 1
+
+        bodies = self.sim.body_state()
+        dofs = self.sim.dof_state()
+        ref = self.reference_state(self.motion_times)
+        contact_force = self.sim.contact_forces()[:, self.contact_body_ids].norm(dim=-1)
+        terms = mimic_reward_terms(
+            bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel,
+            ref.rigid_body_pos, ref.rigid_body_rot, ref.rigid_body_vel, ref.rigid_body_ang_vel,
+            targets, self.prev_targets, self.sim.applied_torques(), dofs.vel,
+            contact_force > CONTACT_FORCE_THRESHOLD, self.reference_contacts(self.motion_times),
+            self.progress <= self.env_config.reset_grace_period, self.env_config.reward_config,
+        )  # fmt: skip
+        weighted = combine_rewards(terms, self.env_config.reward_config)
+        reward = weighted["total"]
+
+        distance = (bodies.pos - ref.rigid_body_pos).norm(dim=-1).amax(dim=-1)
+        terminated = (distance > self.env_config.termination_distance) & self.env_config.enable_termination
+        clip_end = self.motion_times + self.dt >= self.motion_lib.motion_lengths[self.motion_ids]
+        timeout = self.progress >= self.env_config.max_episode_length
+        truncated = (clip_end | timeout) & ~terminated
+        self.prev_actions = actions.detach().clone()
+        self.prev_targets = targets.detach().clone()
+        self.episode_return += reward
+
+        obs = self._observe()
+        info: Dict[str, Any] = {"final_obs": obs, "metrics": _metrics(terms, weighted, terminated)}
+        done = terminated | truncated
+        if bool(done.any()):
+            info["final_obs"] = obs.clone()
+            done_ids = done.nonzero().squeeze(1)
+            info["episode"] = {
+                "return": self.episode_return[done_ids].clone(),
+                "length": self.progress[done_ids].clone(),
+            }
+            self.reset_envs(done_ids)
+            obs = self._observe()
+        return obs, reward, terminated, truncated, info
+
+    def _observe(self) -> Tensor:
+        bodies = self.sim.body_state()
+        root_pos, root_rot = bodies.pos[:, 0], bodies.rot[:, 0]
+        ground = self.sim.terrain_heights(root_pos[:, None, :2])[:, 0]
+        parts = [humanoid_observation(bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel, ground)]
+        for step in range(1, self.env_config.observations.future_steps + 1):
+            ref = self.reference_state(self.motion_times + step * self.dt)
+            parts.append(
+                target_pose_observation(
+                    bodies.pos,
+                    bodies.rot,
+                    bodies.vel,
+                    bodies.ang_vel,
+                    ref.rigid_body_pos,
+                    ref.rigid_body_rot,
+                    ref.rigid_body_vel,
+                    ref.rigid_body_ang_vel,
+                )  # fmt: skip
+            )
+        parts.append(self.prev_actions)
+        if self._height_points is not None:
+            points = height_map_world_points(root_pos, root_rot, self._height_points)
+            parts.append(terrain_observation(root_pos[:, 2], self.sim.terrain_heights(points)))
+        return torch.cat(parts, dim=-1)
+
+
+def _hinge_angles(state: MotionState) -> Tensor:
+    """Simulator joint coordinates of a reference state: Euler x-y-z of each local rotation."""
+    if state.local_rigid_body_rot is not None:
+        return local_rotations_to_hinge_angles(state.local_rigid_body_rot[:, 1:])
+    return exp_map_to_hinge_angles(state.dof_pos)
+
+
+def _metrics(terms: Dict[str, Tensor], weighted: Dict[str, Tensor], terminated: Tensor) -> Dict[str, Tensor]:
+    metrics = {f"env/raw_r/{name}": value.mean() for name, value in terms.items()}
+    metrics.update({f"env/scaled_r/{name}": value.mean() for name, value in weighted.items() if name != "total"})
+    metrics["env/termination_rate"] = terminated.float().mean()
+    return metrics
