@@ -1,0 +1,1 @@
+"""Motion-imitation experiments for the SMPL humanoid (flat and complex terrain)."""
