@@ -22,6 +22,11 @@ COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
     "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
 }  # fmt: skip
 
+#: top-level commands (no sub-command): name → module exposing ``register_command(subparsers)``
+TOP_LEVEL_COMMANDS: Dict[str, str] = {
+    "train": "mimic.commands.train",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mimic", description=__doc__.splitlines()[0])
@@ -31,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands = group.add_subparsers(dest="command", metavar="<subcommand>", required=True)
         for module_name in modules:
             importlib.import_module(module_name).register(commands)
+    for module_name in TOP_LEVEL_COMMANDS.values():
+        importlib.import_module(module_name).register_command(groups)
     return parser
 
 

@@ -1,0 +1,61 @@
+"""``mimic train``: ProtoMotions-compatible training command (same flags), plus baseline agents."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a motion-imitation policy (PPO) on a MotionLib",
+        description="Train (or resume: rerun the same command) a PPO mimic policy. Flags match ProtoMotions'; "
+        "--agent oracle|zero|random runs a baseline instead of training.",
+    )
+    add = parser.add_argument
+    add("--experiment-path", "--experiment_path", required=True, help="e.g. training/experiments/mimic/mlp.py")
+    add("--experiment-name", "--experiment_name", required=True, help="run directory: results/<name>/")
+    add("--robot-name", "--robot_name", default=None, help="robot (default from the experiment: smpl)")
+    add("--simulator", default=None, help="physics backend: mujoco (default), mjwarp, isaacgym")
+    add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (a path with 'slurmrank' is sharded)")
+    add("--num-envs", "--num_envs", type=int, default=None, help="environments per rank")
+    add("--batch-size", "--batch_size", type=int, default=None, help="PPO minibatch size per rank")
+    add("--ngpu", type=int, default=None, help="data-parallel ranks (processes) on this machine")
+    add("--seed", type=int, default=None)
+    add("--num-threads", type=int, default=None, help="CPU simulator threads per rank (default: cores / ranks)")
+    add("--training-max-steps", "--training_max_steps", type=int, default=None, help="total env steps")
+    add("--max-epochs", "--max_epochs", type=int, default=None)
+    add("--overrides", nargs="*", default=[], metavar="KEY=VALUE", help='e.g. "agent.num_mini_epochs=4"')
+    add("--checkpoint", default=None, help="warm start from these weights (ignored when resuming)")
+    add("--use-wandb", "--use_wandb", action="store_true", help="log to Weights & Biases (offline without a key)")
+    add("--results-dir", default="results")
+    add("--agent", default="ppo", choices=["ppo", "oracle", "zero", "random"])
+    add("--baseline-seconds", type=float, default=10.0, help="simulated seconds for --agent oracle|zero|random")
+    add("--quiet", action="store_true", help="no per-epoch progress line")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.overrides import OverrideError
+    from training.trainer import FLAG_FIELDS, TrainOptions, train
+
+    options = TrainOptions(
+        experiment_path=args.experiment_path,
+        experiment_name=args.experiment_name,
+        flags={name: getattr(args, name) for name in FLAG_FIELDS},
+        overrides=list(args.overrides),
+        results_dir=args.results_dir,
+        checkpoint=args.checkpoint,
+        use_wandb=args.use_wandb,
+        quiet=args.quiet,
+    )
+    try:
+        if args.agent != "ppo":
+            from training.baseline_run import run_baseline_command
+
+            return run_baseline_command(options, args.agent, args.baseline_seconds)
+        return train(options)
+    except (OverrideError, ValueError) as error:
+        print(f"mimic train: error: {error}", file=sys.stderr)
+        return 2

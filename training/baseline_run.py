@@ -1,0 +1,69 @@
+"""Run a baseline agent (oracle, zero, random) through the mimic env and time each first episode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import torch
+from torch import Tensor
+
+from training.baseline_agents import BaselineAgent
+from training.envs.mimic_env import MimicEnv
+
+
+@dataclass
+class BaselineResult:
+    kind: str
+    motion_ids: List[int]  # per env: the motion of its first episode
+    seconds: List[float]  # per env: how long the first episode lasted (simulated s)
+    terminated: List[bool]  # per env: the first episode ended by failure (not time-out/clip end)
+    mean_reward: float  # per step, over envs and steps of first episodes
+
+
+def run_baseline(env: MimicEnv, kind: str, seconds: float) -> BaselineResult:
+    """Reset every env, act with the baseline for ``seconds`` of simulated time, and record how
+    each env's first episode ended."""
+    agent = BaselineAgent(kind, env)
+    obs = env.reset()
+    motion_ids = env.motion_ids.clone()
+    ended = torch.zeros(env.num_envs, dtype=torch.bool)
+    failed = torch.zeros(env.num_envs, dtype=torch.bool)
+    length = torch.zeros(env.num_envs)
+    reward_sum = torch.zeros(())
+    reward_count = 0
+    for _ in range(int(round(seconds / env.dt))):
+        obs, reward, terminated, truncated, _info = env.step(agent.act(obs))
+        running: Tensor = ~ended
+        length += running.float()
+        reward_sum += reward[running].sum()
+        reward_count += int(running.sum())
+        failed |= terminated & running
+        ended |= terminated | truncated
+        if bool(ended.all()):
+            break
+    return BaselineResult(
+        kind=kind,
+        motion_ids=motion_ids.tolist(),
+        seconds=(length * env.dt).tolist(),
+        terminated=failed.tolist(),
+        mean_reward=float(reward_sum) / max(reward_count, 1),
+    )
+
+
+def run_baseline_command(options, kind: str, seconds: float) -> int:  # noqa: ANN001 - TrainOptions
+    from training.trainer import build_config, make_env
+
+    config = build_config(options)
+    config.env.init_start_prob = 1.0  # every motion from its start, like an evaluation
+    env, _md5 = make_env(config)
+    try:
+        result = run_baseline(env, kind, seconds)
+    finally:
+        env.sim.close()
+    files = env.motion_lib.motion_files
+    for env_id, (motion, lasted, failed) in enumerate(zip(result.motion_ids, result.seconds, result.terminated)):
+        how = "terminated" if failed else "completed/timed out"
+        print(f"{kind}: env {env_id:4d}  {lasted:6.2f} s  {how:<20} {files[motion] if motion < len(files) else motion}")
+    print(f"{kind}: mean reward per step {result.mean_reward:.3f}")
+    return 0

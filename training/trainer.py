@@ -1,0 +1,287 @@
+"""`mimic train`: build the config, pick fresh/resume/warm start, run ranks, loop epochs.
+
+One epoch = ``PPOAgent.collect`` (``num_steps`` control steps of every env) + ``update``.
+Rank 0 owns the run directory (checkpoints, metrics.csv, resolved_config.yaml); with
+``--ngpu N`` > 1 every rank is its own process joined by torch.distributed (gloo on CPU), and
+gradients and normaliser moments are averaged across ranks inside the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from training.config import ExperimentConfig
+from training.run_dir import RunDir, StartKind, StartMode
+
+#: CLI flags that are shortcuts for config fields (ProtoMotions' flag names).
+FLAG_FIELDS = {
+    "robot_name": "robot_name",
+    "simulator": "simulator",
+    "motion_file": "motion_file",
+    "num_envs": "num_envs",
+    "batch_size": "agent.batch_size",
+    "ngpu": "ngpu",
+    "seed": "seed",
+    "training_max_steps": "agent.training_max_steps",
+    "max_epochs": "agent.max_epochs",
+    "num_threads": "num_threads",
+}
+#: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
+RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
+
+
+@dataclass
+class TrainOptions:
+    experiment_path: str
+    experiment_name: str
+    flags: Dict[str, Any] = field(default_factory=dict)  # FLAG_FIELDS keys given on the command line
+    overrides: List[str] = field(default_factory=list)
+    results_dir: str = "results"
+    checkpoint: Optional[str] = None
+    use_wandb: bool = False
+    quiet: bool = False
+
+
+def build_config(options: TrainOptions) -> ExperimentConfig:
+    """Experiment file, then the shortcut flags, then ``--overrides`` (later wins)."""
+    from training.experiment_loader import load_experiment
+    from training.overrides import apply_overrides
+
+    config = load_experiment(options.experiment_path)
+    flag_items = [f"{FLAG_FIELDS[name]}={value}" for name, value in options.flags.items() if value is not None]
+    config = apply_overrides(config, flag_items + [f"experiment_name={options.experiment_name}"])
+    return apply_overrides(config, options.overrides)
+
+
+def train(options: TrainOptions) -> int:
+    """Run (or resume) a training run; returns the process exit status."""
+    from training.run_dir import decide_start, read_resolved_config, resume_config
+
+    requested = build_config(options)
+    run = RunDir.for_experiment(options.results_dir, options.experiment_name)
+    start = decide_start(run, options.checkpoint)
+    config = requested
+    if start.kind is StartKind.RESUME:
+        saved = read_resolved_config(run.resolved_config, ExperimentConfig)
+        config, warnings = resume_config(saved, requested, keep_from_request=RESUME_KEEPS)
+        for warning in warnings:
+            print(f"mimic train: resume: {warning}", file=sys.stderr)
+        print(f"mimic train: resuming from {start.checkpoint}")
+    elif start.kind is StartKind.WARM_START:
+        print(f"mimic train: warm start from {start.checkpoint} (weights only)")
+    if start.ignored_checkpoint_arg is not None:
+        print(f"mimic train: --checkpoint {start.ignored_checkpoint_arg} ignored: resuming {run.last_checkpoint}")
+    if not config.motion_file:
+        raise ValueError("no motion file: pass --motion-file or set motion_file in the experiment")
+    if config.ngpu <= 1:
+        return run_rank(0, 1, 0, options, config, start)
+    port = _free_port()
+    torch.multiprocessing.spawn(run_rank, args=(config.ngpu, port, options, config, start), nprocs=config.ngpu)
+    return 0
+
+
+def run_rank(
+    rank: int, world_size: int, port: int, options: TrainOptions, config: ExperimentConfig, start: StartMode
+) -> int:
+    """One rank's whole run: simulator, env, agent, epochs, checkpoints."""
+    from training.ppo.agent import PPOAgent
+
+    if world_size > 1:
+        torch.distributed.init_process_group(
+            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+        )
+    threads = config.num_threads or max(1, (os.cpu_count() or 1) // world_size)
+    torch.set_num_threads(threads)
+    torch.manual_seed(config.seed + rank)
+    run = RunDir.for_experiment(options.results_dir, options.experiment_name)
+    env, motion_md5 = make_env(config, rank, world_size, threads)
+    agent = PPOAgent(config.agent, env.num_obs, env.num_actions, seed=config.seed + rank)
+    loop = _EpochLoop(rank, options, config, start, run, env, agent, motion_md5)
+    try:
+        return loop.run()
+    finally:
+        env.sim.close()
+        if world_size > 1:
+            torch.distributed.destroy_process_group()
+
+
+def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threads: int = 0) -> Any:
+    """Simulator + MotionLib + MimicEnv for one rank; also returns the MotionLib file's md5."""
+    from motion.io_utils import file_md5
+    from motion.motion_lib import MotionLib, resolve_motion_file
+    from training.envs.mimic_env import MimicEnv
+    from training.robots import robot_by_name
+    from training.simulator import create_simulator
+    from training.simulator.base import SimulatorConfig
+    from training.terrain import build_terrain
+
+    motion_path = resolve_motion_file(config.motion_file, rank, world_size)
+    motion_lib = MotionLib.from_file(motion_path)
+    sim_config = SimulatorConfig(
+        num_envs=config.num_envs,
+        physics_hz=config.env.physics_hz,
+        decimation=config.env.decimation,
+        num_threads=threads,
+        seed=config.seed + rank,
+        terrain=build_terrain(config.env.terrain),
+    )
+    simulator = create_simulator(config.simulator, robot_by_name(config.robot_name), sim_config)
+    generator = torch.Generator().manual_seed(config.seed + rank)
+    return MimicEnv(config, simulator, motion_lib, generator), file_md5(motion_path)
+
+
+class _EpochLoop:
+    """The epoch loop of one rank, with rank 0's bookkeeping (files, progress, wandb)."""
+
+    def __init__(self, rank, options, config, start, run, env, agent, motion_md5) -> None:
+        self.rank, self.options, self.config, self.start = rank, options, config, start
+        self.run_dir, self.env, self.agent, self.motion_md5 = run, env, agent, motion_md5
+        self.is_main = rank == 0
+        self.wandb: Any = None
+        self.started = time.time()
+
+    def run(self) -> int:
+        from training.run_dir import load_checkpoint, restore_rng_state
+
+        if self.start.kind is not StartKind.FRESH:
+            payload = load_checkpoint(self.start.checkpoint)
+            self.agent.load_state_dict(payload["model"]["agent"])
+            if self.start.kind is StartKind.RESUME:
+                restore_rng_state(payload["rng_states"][min(self.rank, len(payload["rng_states"]) - 1)])
+                if payload.get("motion_weights") is not None:
+                    self.env.motion_lib.motion_weights = payload["motion_weights"]
+            else:  # warm start: weights only, counters from zero
+                self.agent.epoch, self.agent.env_steps = 0, 0
+        metrics_csv = self._prepare_files()
+        try:
+            while not self._finished():
+                rollout = self.agent.collect(self.env)
+                metrics = self.agent.update()
+                metrics.update(rollout)
+                metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
+                if self.is_main:
+                    metrics_csv.append(metrics)
+                    self._progress_line(metrics)
+                    if self.wandb is not None:
+                        self.wandb.log(metrics, step=self.agent.epoch)
+                self._checkpoint_on_cadence()
+        except KeyboardInterrupt:
+            self._save(self.run_dir.last_checkpoint)
+            if self.is_main:
+                print(f"\ninterrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}")
+                self._summary()
+            return 130
+        self._save(self.run_dir.last_checkpoint)
+        if self.is_main:
+            self._summary()
+        return 0
+
+    def _finished(self) -> bool:
+        agent_config = self.config.agent
+        if agent_config.max_epochs and self.agent.epoch >= agent_config.max_epochs:
+            return True
+        return self.agent.env_steps >= agent_config.training_max_steps
+
+    def _prepare_files(self) -> Any:
+        run = self.run_dir
+        if not self.is_main:
+            return None
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.write_resolved_config(self.config)
+        run.copy_experiment_file(self.options.experiment_path)
+        metrics_csv = run.metrics()
+        if self.start.kind is StartKind.RESUME:
+            metrics_csv.truncate_after(self.agent.epoch)
+        if self.options.use_wandb:
+            self.wandb = _start_wandb(self.config, run)
+        return metrics_csv
+
+    def _checkpoint_on_cadence(self) -> None:
+        from training.run_dir import should_save_epoch, should_save_last
+
+        epoch = self.agent.epoch
+        if should_save_last(epoch):
+            self._save(self.run_dir.last_checkpoint)
+        if should_save_epoch(epoch):
+            self._save(self.run_dir.epoch_checkpoint(epoch))
+
+    def _save(self, path: Path) -> None:
+        """Every rank takes part (RNG states are gathered); rank 0 writes."""
+        from training.ppo import distributed
+        from training.run_dir import capture_rng_state, make_checkpoint, make_lineage, save_checkpoint
+
+        rng = capture_rng_state()
+        states = [rng]
+        if distributed.is_distributed():
+            states = [None] * distributed.world_size()
+            torch.distributed.all_gather_object(states, rng)
+        if not self.is_main:
+            return
+        lineage = make_lineage(
+            experiment_file=self.options.experiment_path,
+            overrides=self.options.overrides,
+            start_mode=self.start,
+            motion_file=self.config.motion_file,
+            motion_file_md5=self.motion_md5,
+            simulator=self.config.simulator,
+            seed=self.config.seed,
+        )
+        payload = make_checkpoint(
+            epoch=self.agent.epoch,
+            step_count=self.agent.env_steps,
+            models={"agent": self.agent.state_dict()},
+            optimizers={},
+            config=self.config,
+            rng_states=states,
+            motion_weights=self.env.motion_lib.motion_weights,
+            counters={"run_start_time": self.started},
+            lineage=lineage,
+        )
+        save_checkpoint(path, payload)
+
+    def _progress_line(self, metrics: Dict[str, Any]) -> None:
+        if self.options.quiet:
+            return
+        reward = metrics.get("Train/episode_reward", float("nan"))
+        length = metrics.get("Train/episode_length", float("nan"))
+        print(
+            f"epoch {metrics['epoch']:>6} | {metrics.get('Train/fps', 0.0):>9,.0f} env-steps/s | "
+            f"reward {reward:8.3f} | ep len {length:7.1f} | clip_frac {metrics.get('Train/clip_frac', 0.0):.3f} | "
+            f"term {metrics.get('env/termination_rate', 0.0):.3f}",
+            flush=True,
+        )
+
+    def _summary(self) -> None:
+        minutes = (time.time() - self.started) / 60
+        print(
+            f"run {self.options.experiment_name}: {self.agent.epoch} epochs, {self.agent.env_steps:,} env steps, "
+            f"{minutes:.1f} min; files in {self.run_dir.root}"
+        )
+
+
+def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:
+    """Weights & Biases run with the resolved config; offline unless an API key is configured."""
+    try:
+        import wandb
+    except ImportError:
+        raise RuntimeError("--use-wandb needs the wandb package: pip install 'mimicflow[wandb]'") from None
+    from training.overrides import config_to_dict
+
+    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    return wandb.init(
+        project="mimicflow", name=config.experiment_name, config=config_to_dict(config), dir=str(run.root), mode=mode
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
