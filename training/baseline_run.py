@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -21,11 +21,16 @@ class BaselineResult:
     mean_reward: float  # per step, over envs and steps of first episodes
 
 
-def run_baseline(env: MimicEnv, kind: str, seconds: float) -> BaselineResult:
+def run_baseline(env: MimicEnv, kind: str, seconds: float, motion_ids: Optional[Tensor] = None) -> BaselineResult:
     """Reset every env, act with the baseline for ``seconds`` of simulated time, and record how
-    each env's first episode ended."""
+    each env's first episode ended. ``motion_ids`` (N,) pins env i to that motion from t = 0;
+    by default motions and start times are sampled as in training."""
     agent = BaselineAgent(kind, env)
-    obs = env.reset()
+    if motion_ids is None:
+        obs = env.reset()
+    else:
+        env.reset_envs(torch.arange(env.num_envs), motion_ids=motion_ids, times=torch.zeros(env.num_envs))
+        obs = env.observe()
     motion_ids = env.motion_ids.clone()
     ended = torch.zeros(env.num_envs, dtype=torch.bool)
     failed = torch.zeros(env.num_envs, dtype=torch.bool)
@@ -56,9 +61,12 @@ def run_baseline_command(options, kind: str, seconds: float) -> int:  # noqa: AN
 
     config = build_config(options)
     config.env.init_start_prob = 1.0  # every motion from its start, like an evaluation
+    config.num_envs = config.num_envs or 1
     env, _md5 = make_env(config)
     try:
-        result = run_baseline(env, kind, seconds)
+        # Env i plays motion i mod M from its start, like an evaluation.
+        motions = torch.arange(env.num_envs) % env.motion_lib.num_motions
+        result = run_baseline(env, kind, seconds, motions)
     finally:
         env.sim.close()
     files = env.motion_lib.motion_files

@@ -9,8 +9,8 @@ gradients and normaliser moments are averaged across ranks inside the agent.
 from __future__ import annotations
 
 import os
-import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,22 +82,25 @@ def train(options: TrainOptions) -> int:
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file or set motion_file in the experiment")
     if config.ngpu <= 1:
-        return run_rank(0, 1, 0, options, config, start)
-    port = _free_port()
-    torch.multiprocessing.spawn(run_rank, args=(config.ngpu, port, options, config, start), nprocs=config.ngpu)
+        return run_rank(0, 1, "", options, config, start)
+    # A rendezvous file rather than a probed TCP port: no race for the port between probing and
+    # binding (a TCP rendezvous aborted rank 0 now and then on this machine).
+    with tempfile.TemporaryDirectory(prefix="mimic-ranks-") as rendezvous_dir:
+        init_method = f"file://{os.path.join(rendezvous_dir, 'rendezvous')}"
+        torch.multiprocessing.spawn(
+            run_rank, args=(config.ngpu, init_method, options, config, start), nprocs=config.ngpu
+        )
     return 0
 
 
 def run_rank(
-    rank: int, world_size: int, port: int, options: TrainOptions, config: ExperimentConfig, start: StartMode
+    rank: int, world_size: int, init_method: str, options: TrainOptions, config: ExperimentConfig, start: StartMode
 ) -> int:
     """One rank's whole run: simulator, env, agent, epochs, checkpoints."""
     from training.ppo.agent import PPOAgent
 
     if world_size > 1:
-        torch.distributed.init_process_group(
-            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
-        )
+        torch.distributed.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size)
     threads = config.num_threads or max(1, (os.cpu_count() or 1) // world_size)
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
@@ -110,6 +113,7 @@ def run_rank(
     finally:
         env.sim.close()
         if world_size > 1:
+            torch.distributed.barrier()  # no rank tears the group down while another still uses it
             torch.distributed.destroy_process_group()
 
 
@@ -155,7 +159,12 @@ class _EpochLoop:
             payload = load_checkpoint(self.start.checkpoint)
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
-                restore_rng_state(payload["rng_states"][min(self.rank, len(payload["rng_states"]) - 1)])
+                states = payload["rng_states"]
+                if len(states) == self.env.config.ngpu:  # same world size: each rank its own stream
+                    state = states[self.rank]
+                    restore_rng_state(state)
+                    self.agent.generator.set_state(state["agent_generator"])
+                    self.env.generator.set_state(state["env_generator"])
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
             else:  # warm start: weights only, counters from zero
@@ -219,6 +228,9 @@ class _EpochLoop:
         from training.run_dir import capture_rng_state, make_checkpoint, make_lineage, save_checkpoint
 
         rng = capture_rng_state()
+        # This rank's own generators too: action noise/shuffling (agent) and motion sampling (env).
+        rng["agent_generator"] = self.agent.generator.get_state()
+        rng["env_generator"] = self.env.generator.get_state()
         states = [rng]
         if distributed.is_distributed():
             states = [None] * distributed.world_size()
@@ -279,9 +291,3 @@ def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:
     return wandb.init(
         project="mimicflow", name=config.experiment_name, config=config_to_dict(config), dir=str(run.root), mode=mode
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -33,6 +33,7 @@ from training.envs.observations import (
 from training.envs.rewards import combine_rewards, mimic_reward_terms, smooth_contacts
 from training.simulator.base import DofState, RootState, Simulator
 
+TIME_EPSILON = 1e-5  # s: float32 motion times accumulate rounding of dt
 CONTACT_FORCE_THRESHOLD = 1.0  # N: a body with more net contact force than this is in contact
 
 
@@ -71,7 +72,7 @@ class MimicEnv:
         self.prev_actions = torch.zeros(n, d)
         self.prev_targets = torch.zeros(n, d)
         self.episode_return = torch.zeros(n)
-        self.num_obs = int(self._observe().shape[1])
+        self.num_obs = int(self.observe().shape[1])
 
     # --- reference ---------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class MimicEnv:
 
     def reset(self) -> Tensor:
         self.reset_envs(torch.arange(self.num_envs))
-        return self._observe()
+        return self.observe()
 
     def reset_envs(self, env_ids: Tensor, motion_ids: Optional[Tensor] = None, times: Optional[Tensor] = None) -> None:
         """Start new episodes in ``env_ids`` (K,), from the reference state of sampled (or given)
@@ -172,14 +173,16 @@ class MimicEnv:
 
         distance = (bodies.pos - ref.rigid_body_pos).norm(dim=-1).amax(dim=-1)
         terminated = (distance > self.env_config.termination_distance) & self.env_config.enable_termination
-        clip_end = self.motion_times + self.dt >= self.motion_lib.motion_lengths[self.motion_ids]
+        # The next target time would pass the clip's end (with slack for float32 time accumulation).
+        lengths = self.motion_lib.motion_lengths[self.motion_ids]
+        clip_end = self.motion_times + self.dt >= lengths - TIME_EPSILON
         timeout = self.progress >= self.env_config.max_episode_length
         truncated = (clip_end | timeout) & ~terminated
         self.prev_actions = actions.detach().clone()
         self.prev_targets = targets.detach().clone()
         self.episode_return += reward
 
-        obs = self._observe()
+        obs = self.observe()
         info: Dict[str, Any] = {"final_obs": obs, "metrics": _metrics(terms, weighted, terminated)}
         done = terminated | truncated
         if bool(done.any()):
@@ -190,10 +193,11 @@ class MimicEnv:
                 "length": self.progress[done_ids].clone(),
             }
             self.reset_envs(done_ids)
-            obs = self._observe()
+            obs = self.observe()
         return obs, reward, terminated, truncated, info
 
-    def _observe(self) -> Tensor:
+    def observe(self) -> Tensor:
+        """Observations (N, O) of the current state (future reference frames, previous action, terrain)."""
         bodies = self.sim.body_state()
         root_pos, root_rot = bodies.pos[:, 0], bodies.rot[:, 0]
         ground = self.sim.terrain_heights(root_pos[:, None, :2])[:, 0]

@@ -1,0 +1,140 @@
+"""The mimic environment on the real MuJoCo backend, with synthetic and real AMASS clips."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from motion.batch_convert import convert_amass_tree
+from motion.motion_lib_packaging import package_motion_lib
+from motion.synthetic import synthesize_amass_clips
+from training.baseline_run import run_baseline
+from training.config import ExperimentConfig
+from training.overrides import apply_overrides
+from training.trainer import make_env
+
+
+@pytest.fixture(scope="module")
+def synthetic_lib(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    synthesize_amass_clips(root / "amass")
+    assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
+    package_motion_lib(root / "motions", root / "lib.pt")
+    return root / "lib.pt"
+
+
+@pytest.fixture(scope="module")
+def real_lib(amass_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("real")
+    assert convert_amass_tree(amass_dir, root / "motions", progress=False).ok
+    package_motion_lib(root / "motions", root / "lib.pt")
+    return root / "lib.pt"
+
+
+def _env(motion_file, num_envs=4, overrides=()):
+    config = apply_overrides(ExperimentConfig(), [f"motion_file={motion_file}", f"num_envs={num_envs}", *overrides])
+    env, _ = make_env(config, threads=2)
+    return env
+
+
+def _motion_index(env, fragment):
+    return next(i for i, name in enumerate(env.motion_lib.motion_files) if fragment in name)
+
+
+def test_observation_sizes(synthetic_lib):
+    env = _env(synthetic_lib, num_envs=2)
+    try:
+        assert env.num_obs == 1003 and env.num_actions == 69
+        obs = env.reset()
+        assert obs.shape == (2, 1003) and bool(torch.isfinite(obs).all())
+    finally:
+        env.sim.close()
+    small_terrain = [
+        "env.terrain.kind=complex", "env.observations.terrain_obs=true", "env.terrain.num_levels=2",
+        "env.terrain.num_terrains=2", "env.terrain.map_length=4.0", "env.terrain.map_width=4.0",
+        "env.terrain.border_size=2.0",
+    ]  # fmt: skip
+    env = _env(synthetic_lib, num_envs=2, overrides=small_terrain)
+    try:
+        assert env.num_obs == 1259
+    finally:
+        env.sim.close()
+
+
+def test_reset_reproduces_the_reference_pose(real_lib):
+    """Reset converts exp-map DoFs to hinge angles; the simulated bodies must land on the reference."""
+    env = _env(real_lib, num_envs=3)
+    try:
+        ids = torch.arange(3)
+        times = torch.tensor([0.5, 1.0, 1.5])
+        env.reset_envs(ids, motion_ids=ids, times=times)
+        ref = env.reference_state(times)
+        bodies = env.sim.body_state()
+        raise_z = torch.tensor([0.0, 0.0, env.env_config.ref_respawn_offset])
+        error = (bodies.pos - (ref.rigid_body_pos + raise_z)).norm(dim=-1).max().item()
+        assert error < 1e-4, f"max body position error after reset: {error * 1000:.3f} mm"
+        dof_error = (env.sim.dof_state().pos - env.reference_pd_targets(times)).abs().max().item()
+        assert dof_error < 1e-5
+    finally:
+        env.sim.close()
+
+
+def test_oracle_tracks_a_standing_clip_and_falls_on_real_ones(synthetic_lib, real_lib):
+    env = _env(synthetic_lib, num_envs=1, overrides=["env.init_start_prob=1.0"])
+    try:
+        standing = _motion_index(env, "standing")
+        env.motion_lib.motion_weights = torch.nn.functional.one_hot(
+            torch.tensor(standing), env.motion_lib.num_motions
+        ).float()
+        result = run_baseline(env, "oracle", seconds=3.0)
+        # The whole 3 s standing clip (truncated at its end), never terminated.
+        assert result.motion_ids == [standing]
+        assert not result.terminated[0] and result.seconds[0] >= 2.0
+    finally:
+        env.sim.close()
+
+    env = _env(real_lib, num_envs=3, overrides=["env.init_start_prob=1.0"])
+    try:
+        result = run_baseline(env, "oracle", seconds=6.0, motion_ids=torch.arange(3))
+        assert result.motion_ids == [0, 1, 2]
+        seated = _motion_index(env, "amass_sample_male")
+        # No balance feedback and no chair: the seated clip fails; the others are recorded.
+        assert result.terminated[seated] and result.seconds[seated] < 2.0
+        print({env.motion_lib.motion_files[m]: s for m, s in zip(result.motion_ids, result.seconds)})
+    finally:
+        env.sim.close()
+
+
+def test_clip_end_truncates_and_distance_terminates(synthetic_lib):
+    no_termination = ["env.enable_termination=false", "env.init_start_prob=1.0"]
+    env = _env(synthetic_lib, num_envs=2, overrides=no_termination)
+    try:
+        walk = _motion_index(env, "smplh_walk")
+        env.reset_envs(torch.arange(2), motion_ids=torch.tensor([walk, walk]), times=torch.zeros(2))
+        length = env.motion_lib.motion_lengths[walk].item()
+        steps_to_end = round((length - env.dt) / env.dt)  # the next target would pass the end
+        zeros = torch.zeros(2, env.num_actions)
+        for step in range(1, steps_to_end + 1):
+            _obs, _reward, terminated, truncated, info = env.step(zeros)
+            assert not terminated.any()
+            if step < steps_to_end:
+                assert not truncated.any(), f"truncated early at step {step}"
+        assert truncated.all() and "final_obs" in info
+        assert bool((env.progress == 0).all())  # both were reset
+    finally:
+        env.sim.close()
+
+    env = _env(synthetic_lib, num_envs=1, overrides=["env.init_start_prob=1.0"])
+    try:
+        walk = _motion_index(env, "smplh_walk")
+        env.reset_envs(torch.arange(1), motion_ids=torch.tensor([walk]), times=torch.zeros(1))
+        terminated_at = None
+        for step in range(1, 60):
+            _obs, _reward, terminated, _truncated, _info = env.step(torch.zeros(1, env.num_actions))
+            if terminated.any():
+                terminated_at = step
+                break
+        # Zero PD targets while the reference walks away: a body strays past 0.5 m and ends it.
+        assert terminated_at is not None
+    finally:
+        env.sim.close()

@@ -1,0 +1,92 @@
+"""`mimic train` as a user runs it: run directory, resume, overrides errors, 2 ranks, baselines."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from motion.batch_convert import convert_amass_tree
+from motion.motion_lib_packaging import package_motion_lib
+from motion.synthetic import synthesize_amass_clips
+
+SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
+
+
+@pytest.fixture(scope="module")
+def motion_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    synthesize_amass_clips(root / "amass")
+    assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
+    package_motion_lib(root / "motions", root / "lib.pt")
+    return root / "lib.pt"
+
+
+def _train(repo_root, results, motion_file, *extra, name="run", overrides=SMALL, timeout=300):
+    command = [sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", "mujoco"]
+    command += ["--experiment-path", "training/experiments/mimic/mlp.py", "--experiment-name", name]
+    command += ["--motion-file", str(motion_file), "--num-envs", "4", "--batch-size", "16", "--num-threads", "1"]
+    command += ["--results-dir", str(results), *extra, "--overrides", *overrides]
+    return subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=timeout)
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_run_directory_and_resume(repo_root, motion_file, tmp_path):
+    first = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2")
+    assert first.returncode == 0, first.stderr
+    run = tmp_path / "run"
+    assert {"last.ckpt", "metrics.csv", "resolved_config.yaml", "experiment_config.py"} <= {
+        p.name for p in run.iterdir()
+    }
+    rows = _rows(run / "metrics.csv")
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    for name in (
+        "Train/episode_reward", "Train/clip_frac", "Train/actor_grad_norm", "Train/critic_grad_norm",
+        "Train/approx_kl", "Train/actor_loss", "Train/critic_loss", "Train/explained_variance", "Train/fps",
+        "env/raw_r/gt_rew", "env/scaled_r/contact_match_rew",
+    ):  # fmt: skip
+        assert name in rows[0], name
+    checkpoint = torch.load(run / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 2 and checkpoint["step_count"] == 2 * 4 * 8
+    assert checkpoint["lineage"]["motion_file_md5"] and checkpoint["config"]["agent"]["actor_units"] == [64, 64]
+    assert "epoch   " in first.stdout and "env-steps/s" in first.stdout
+
+    # The same command again, with a later bound, resumes and keeps counting.
+    second = _train(repo_root, tmp_path, motion_file, "--max-epochs", "3")
+    assert second.returncode == 0, second.stderr
+    assert "resuming from" in second.stdout
+    resumed = torch.load(run / "last.ckpt", weights_only=True)
+    assert resumed["epoch"] == 3 and resumed["step_count"] == 3 * 4 * 8
+    assert [row["epoch"] for row in _rows(run / "metrics.csv")] == ["1", "2", "3"]
+    # Weights moved on from the checkpoint it resumed from (training really continued).
+    before, after = checkpoint["model"]["agent"]["actor"], resumed["model"]["agent"]["actor"]
+    assert any(not torch.equal(before[key], after[key]) for key in before if key.endswith("weight"))
+
+
+def test_unknown_override_lists_closest_keys(repo_root, motion_file, tmp_path):
+    result = _train(repo_root, tmp_path, motion_file, overrides=["agent.num_mini_epoch=4"])
+    assert result.returncode == 2
+    assert "agent.num_mini_epochs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_ranks_train_together(repo_root, motion_file, tmp_path):
+    result = _train(repo_root, tmp_path, motion_file, "--ngpu", "2", "--max-epochs", "2", name="ranks")
+    assert result.returncode == 0, result.stderr
+    checkpoint = torch.load(tmp_path / "ranks" / "last.ckpt", weights_only=True)
+    # Both ranks' environment steps are counted, and both ranks' RNG states are kept.
+    assert checkpoint["step_count"] == 2 * 2 * 4 * 8
+    assert len(checkpoint["rng_states"]) == 2
+
+
+def test_oracle_agent_from_the_command_line(repo_root, motion_file, tmp_path):
+    result = _train(repo_root, tmp_path, motion_file, "--agent", "oracle", "--baseline-seconds", "3")
+    assert result.returncode == 0, result.stderr
+    standing = [line for line in result.stdout.splitlines() if "standing" in line]
+    assert standing and "completed" in standing[0]

@@ -1,0 +1,1 @@
+"""Small standard control tasks used to test the learning algorithm."""
