@@ -172,7 +172,11 @@ class MimicEnv:
         reward = weighted["total"]
 
         distance = (bodies.pos - ref.rigid_body_pos).norm(dim=-1).amax(dim=-1)
+        diverged = self.sim.diverged_envs()
         terminated = (distance > self.env_config.termination_distance) & self.env_config.enable_termination
+        # A world whose physics blew up was reset by the engine: whatever it shows now is not
+        # the consequence of the policy's action, so the episode ends as a failure.
+        terminated = terminated | diverged
         # The next target time would pass the clip's end (with slack for float32 time accumulation).
         lengths = self.motion_lib.motion_lengths[self.motion_ids]
         clip_end = self.motion_times + self.dt >= lengths - TIME_EPSILON
@@ -184,6 +188,7 @@ class MimicEnv:
 
         obs = self.observe()
         info: Dict[str, Any] = {"final_obs": obs, "metrics": _metrics(terms, weighted, terminated)}
+        info["metrics"]["env/diverged_rate"] = diverged.float().mean()
         done = terminated | truncated
         if bool(done.any()):
             info["final_obs"] = obs.clone()

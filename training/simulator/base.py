@@ -1,6 +1,8 @@
 """The one narrow interface every physics backend implements (``mujoco``, ``mjwarp``, ``isaacgym``).
 
-The environment only ever talks to :class:`Simulator`. All tensors are torch, on
+The environment only ever talks to :class:`Simulator`. State accessors may return views that the
+next ``step``/``reset_envs`` overwrites (as IsaacGym's state tensors): clone what you keep.
+All tensors are torch, on
 ``simulator.device``, in the robot's body order (``RobotSpec.body_names``) and DoF order
 (``RobotSpec.dof_names``); quaternions are xyzw; world frame is z-up; SI units.
 
@@ -128,6 +130,13 @@ class Simulator(abc.ABC):
     @abc.abstractmethod
     def terrain_heights(self, points_xy: Tensor) -> Tensor:
         """Ground height (N, P) m under world points ``points_xy`` (N, P, 2)."""
+
+    def diverged_envs(self) -> Tensor:
+        """(N,) bool: worlds whose physics blew up during the last step (the engine reset them).
+
+        Backends that cannot detect it report none; the environment terminates the ones listed.
+        """
+        return torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release native resources (threads, GPU memory)."""

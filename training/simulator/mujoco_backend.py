@@ -192,9 +192,7 @@ class MujocoSimulator(Simulator):
         self._torque, self._contact = np.zeros((n, d), np.float32), np.zeros((n, b, 3), np.float32)
         self._diverged = np.zeros(n, dtype=bool)
         #: (N,) bool, True where MuJoCo found non-finite or huge positions, velocities or
-        #: accelerations during the last step and reset that world to the model's default pose
-        #: (not part of the interface; the environment sees such a world far from its reference
-        #: and terminates it anyway).
+        #: accelerations during the last step and reset that world to the model's default pose.
         self.diverged = torch.from_numpy(self._diverged)
         self._views = {name: torch.from_numpy(getattr(self, "_" + name)) for name in
                        ("pos", "rot", "vel", "ang_vel", "dof_pos", "dof_vel", "torque", "contact")}  # fmt: skip
@@ -211,6 +209,10 @@ class MujocoSimulator(Simulator):
         self._pool.run(initial)
 
     # ----------------------------------------------------------------------------- model indexing
+
+    def diverged_envs(self) -> Tensor:
+        return self.diverged
+
     def _index_model(self, robot: RobotSpec) -> None:
         mj, m = self._mj, self.model
         obj = mj.mjtObj
