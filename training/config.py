@@ -45,7 +45,8 @@ class TerrainConfig:
     horizontal_scale: float = 0.1  # m per heightfield cell
     vertical_scale: float = 0.005  # m per height unit
     slope_threshold: float = 0.9
-    # smooth slope, rough slope, stairs up, stairs down, discrete, stepping stones, poles, flat
+    # smooth slope, rough slope, stairs (negative step height), stairs (positive), discrete obstacles,
+    # stepping stones, poles, flat — in ProtoMotions' slot order
     proportions: List[float] = field(default_factory=lambda: [0.2, 0.1, 0.1, 0.1, 0.05, 0.0, 0.0, 0.45])
     step_width: float = 0.31  # m
     platform_size: float = 3.0  # m

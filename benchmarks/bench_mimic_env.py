@@ -1,0 +1,149 @@
+"""The full mimic environment against raw MuJoCo physics, and end-to-end PPO training throughput.
+
+In one run, for N = 64 and 256:
+- ``rollout``: raw physics steps/s of the SMPL model (``mujoco.rollout``, 2 threads; from
+  ``bench_simulator.py``);
+- ``env``: ``MimicEnv.step`` (physics, state reads, reference sampling, observations, rewards,
+  terminations and resets) with the oracle agent on the synthetic standing clip, reported as
+  env-steps/s × decimation (target ≥ 70% of ``rollout``);
+- ``train``: env steps per second of whole PPO epochs (collect + update) with the default
+  network (6×1024 actor, 4×1024 critic) and a small CPU network (3×256).
+Prints one JSON line, then a summary.
+
+    python benchmarks/bench_mimic_env.py [--envs 64 256] [--epochs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mujoco
+import torch
+from mujoco import rollout as mujoco_rollout
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_simulator import settled_state, time_rollout  # noqa: E402
+
+from motion.batch_convert import convert_amass_tree  # noqa: E402
+from motion.motion_lib_packaging import package_motion_lib  # noqa: E402
+from motion.synthetic import synthesize_amass_clips  # noqa: E402
+from training.baseline_agents import BaselineAgent  # noqa: E402
+from training.config import ExperimentConfig  # noqa: E402
+from training.overrides import apply_overrides  # noqa: E402
+from training.ppo.agent import PPOAgent  # noqa: E402
+from training.robots import robot_by_name  # noqa: E402
+from training.simulator.mujoco_backend import build_model  # noqa: E402
+from training.trainer import make_env  # noqa: E402
+
+THREADS = 2
+STEPS = 150  # control steps per timed env run
+
+
+def standing_library(folder: Path) -> Path:
+    synthesize_amass_clips(folder / "amass")
+    convert_amass_tree(folder / "amass", folder / "motions", progress=False)
+    lib = folder / "lib.pt"
+    package_motion_lib(folder / "motions" / "SYNTHETIC", lib)
+    return lib
+
+
+def env_for(motion_file: Path, num_envs: int, extra=()):
+    overrides = [f"motion_file={motion_file}", f"num_envs={num_envs}", "env.init_start_prob=1.0", *extra]
+    config = apply_overrides(ExperimentConfig(), overrides)
+    env, _ = make_env(config, threads=THREADS)
+    return env, config
+
+
+def time_env(motion_file: Path, num_envs: int) -> float:
+    env, _ = env_for(motion_file, num_envs)
+    try:
+        agent = BaselineAgent("oracle", env)
+        obs = env.reset()
+        for _ in range(10):  # warm-up
+            obs = env.step(agent.act(obs))[0]
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            obs = env.step(agent.act(obs))[0]
+        return num_envs * STEPS * env.sim.config.decimation / (time.perf_counter() - start)
+    finally:
+        env.sim.close()
+
+
+def time_training(motion_file: Path, num_envs: int, units, epochs: int) -> float:
+    extra = [f"agent.actor_units={units[0]}", f"agent.critic_units={units[1]}", f"agent.batch_size={num_envs * 32}"]
+    env, config = env_for(motion_file, num_envs, extra)
+    try:
+        agent = PPOAgent(config.agent, env.num_obs, env.num_actions)
+        agent.collect(env)
+        agent.update()  # warm-up epoch
+        start = time.perf_counter()
+        for _ in range(epochs):
+            agent.collect(env)
+            agent.update()
+        return num_envs * 32 * epochs / (time.perf_counter() - start)
+    finally:
+        env.sim.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    model = build_model(robot_by_name("smpl"), None, 120.0)  # the backend's own model: humanoid + plane
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        motion_file = standing_library(Path(tmp))
+        for num_envs in args.envs:
+            state = settled_state(model)
+            datas = [mujoco.MjData(model) for _ in range(THREADS)]
+            with mujoco_rollout.Rollout(nthread=THREADS) as runner:
+                time_rollout(runner, model, datas, state, num_envs, 120, 120)  # warm-up
+                rollout = max(time_rollout(runner, model, datas, state, num_envs, 120, 120) for _ in range(3))
+            env_physics = time_env(motion_file, num_envs)
+            default_net = time_training(
+                motion_file, num_envs, ("[1024,1024,1024,1024,1024,1024]", "[1024,1024,1024,1024]"), args.epochs
+            )
+            small_net = time_training(motion_file, num_envs, ("[256,256,256]", "[256,256,256]"), args.epochs)
+            results.append(
+                {
+                    "num_envs": num_envs,
+                    "rollout_physics_steps_per_s": round(rollout),
+                    "env_physics_steps_per_s": round(env_physics),
+                    "env_steps_per_s": round(env_physics / 4),
+                    "env_over_rollout": round(env_physics / rollout, 3),
+                    "train_env_steps_per_s_default_net": round(default_net),
+                    "train_env_steps_per_s_small_net": round(small_net),
+                }
+            )
+    record = {
+        "benchmark": "mimic_env",
+        "threads": THREADS,
+        "results": results,
+        "target_env_over_rollout": 0.7,
+        "versions": {"torch": torch.__version__, "mujoco": mujoco.__version__, "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "processor": platform.machine()},
+    }
+    print(json.dumps(record))
+    for r in results:
+        print(
+            f"N={r['num_envs']}: env {r['env_steps_per_s']:,} env-steps/s = {r['env_over_rollout']:.0%} of raw "
+            f"MuJoCo ({r['rollout_physics_steps_per_s']:,} physics steps/s); training "
+            f"{r['train_env_steps_per_s_default_net']:,} (6x1024) / {r['train_env_steps_per_s_small_net']:,} "
+            "(3x256) env-steps/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
