@@ -66,3 +66,17 @@ def amass_dir(fixtures_dir: Path) -> Path:
 def protomotions_dir(fixtures_dir: Path) -> Path:
     """Reference outputs produced by ProtoMotions, to compare ours against."""
     return _require_dir(fixtures_dir / "protomotions", "ProtoMotions reference fixtures")
+
+
+@pytest.fixture(scope="session")
+def synthetic_motion_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MotionLib of the synthetic clips (walks in each AMASS format and a standing clip)."""
+    from motion.batch_convert import convert_amass_tree
+    from motion.motion_lib_packaging import package_motion_lib
+    from motion.synthetic import synthesize_amass_clips
+
+    root = tmp_path_factory.mktemp("synthetic_motion_lib")
+    synthesize_amass_clips(root / "amass")
+    assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
+    package_motion_lib(root / "motions", root / "lib.pt")
+    return root / "lib.pt"

@@ -7,7 +7,6 @@ import torch
 
 from motion.batch_convert import convert_amass_tree
 from motion.motion_lib_packaging import package_motion_lib
-from motion.synthetic import synthesize_amass_clips
 from training.baseline_run import run_baseline
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides
@@ -15,12 +14,8 @@ from training.trainer import make_env
 
 
 @pytest.fixture(scope="module")
-def synthetic_lib(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    synthesize_amass_clips(root / "amass")
-    assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
-    package_motion_lib(root / "motions", root / "lib.pt")
-    return root / "lib.pt"
+def synthetic_lib(synthetic_motion_lib):
+    return synthetic_motion_lib
 
 
 @pytest.fixture(scope="module")

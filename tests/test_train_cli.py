@@ -9,20 +9,12 @@ import sys
 import pytest
 import torch
 
-from motion.batch_convert import convert_amass_tree
-from motion.motion_lib_packaging import package_motion_lib
-from motion.synthetic import synthesize_amass_clips
-
 SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
 
 
 @pytest.fixture(scope="module")
-def motion_file(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    synthesize_amass_clips(root / "amass")
-    assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
-    package_motion_lib(root / "motions", root / "lib.pt")
-    return root / "lib.pt"
+def motion_file(synthetic_motion_lib):
+    return synthetic_motion_lib
 
 
 def _train(repo_root, results, motion_file, *extra, name="run", overrides=SMALL, timeout=300):
@@ -90,3 +82,34 @@ def test_oracle_agent_from_the_command_line(repo_root, motion_file, tmp_path):
     assert result.returncode == 0, result.stderr
     standing = [line for line in result.stdout.splitlines() if "standing" in line]
     assert standing and "completed" in standing[0]
+
+
+def test_ctrl_c_saves_the_last_checkpoint_and_summarises(repo_root, motion_file, tmp_path):
+    import signal
+    import time
+
+    command = [
+        sys.executable,
+        "-u",
+        "-m",
+        "mimic.cli",
+        "train",
+        "--experiment-path",
+        "training/experiments/mimic/mlp.py",
+    ]
+    command += ["--experiment-name", "interrupted", "--motion-file", str(motion_file), "--num-envs", "4"]
+    command += ["--batch-size", "16", "--num-threads", "1", "--results-dir", str(tmp_path), "--overrides", *SMALL]
+    process = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    lines = []
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if line.startswith("epoch") and "env-steps/s" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    out, _err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "interrupted at epoch" in out and "files in" in out
+    checkpoint = torch.load(tmp_path / "interrupted" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] >= 1

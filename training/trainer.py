@@ -9,6 +9,7 @@ gradients and normaliser moments are averaged across ranks inside the agent.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -101,6 +102,8 @@ def run_rank(
 
     if world_size > 1:
         torch.distributed.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size)
+    # SIGTERM (a scheduler's pre-emption, `timeout`) stops like Ctrl-C: save last.ckpt, summarise.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     threads = config.num_threads or max(1, (os.cpu_count() or 1) // world_size)
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
@@ -291,3 +294,7 @@ def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:
     return wandb.init(
         project="mimicflow", name=config.experiment_name, config=config_to_dict(config), dir=str(run.root), mode=mode
     )
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
