@@ -113,3 +113,17 @@ def test_ctrl_c_saves_the_last_checkpoint_and_summarises(repo_root, motion_file,
     assert "interrupted at epoch" in out and "files in" in out
     checkpoint = torch.load(tmp_path / "interrupted" / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] >= 1
+
+
+def test_use_wandb_logs_metrics_and_config_offline(repo_root, motion_file, tmp_path, monkeypatch):
+    """No API key: the run is written offline under the run directory, nothing goes out."""
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
+    result = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2", "--use-wandb", name="wb")
+    assert result.returncode == 0, result.stderr
+    runs = list((tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1
+    record = runs[0].read_bytes()
+    for key in (b"Train/clip_frac", b"Train/episode_reward", b"env/raw_r/gt_rew", b"actor_units", b"motion_file"):
+        assert key in record, key

@@ -194,6 +194,8 @@ class _EpochLoop:
         self._save(self.run_dir.last_checkpoint)
         if self.is_main:
             self._summary()
+            if self.wandb is not None:
+                self.wandb.finish()
         return 0
 
     def _finished(self) -> bool:
