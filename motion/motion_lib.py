@@ -25,8 +25,6 @@ per distributed rank to one of ``amass_0.pt``, ``amass_1.pt``, ... (:func:`resol
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -36,10 +34,10 @@ from torch import Tensor
 from motion.errors import MotionDataError
 from motion.io_utils import atomic_torch_save
 from motion.motion_file import METADATA_KEY, read_torch_dict
+from motion.motion_lib_shards import resolve_motion_file
 from motion.rotations import MIN_SLERP_ARC, quat_to_rotvec
 
 PathLike = Union[str, Path]
-SHARD_TOKEN = "slurmrank"
 #: Times this close to a frame (in frames) read that frame alone: float32 rounding of t = k·dt
 #: must not turn into a blend of 0.99999 with the previous frame (a sign-flipped quaternion and
 #: that frame's contacts). Far below any motion's resolution.
@@ -328,68 +326,6 @@ class MotionLib:
 def _owned(tensor: Tensor, device: torch.device, dtype: torch.dtype) -> Tensor:
     """A copy on ``device``, never a view of the loaded (possibly memory-mapped) file."""
     return tensor.to(device=device, dtype=dtype, copy=True)
-
-
-# --- sharded files ------------------------------------------------------------------------------
-
-
-def distributed_rank_and_world_size() -> Tuple[int, int]:
-    """(rank, world size) from torch.distributed when initialised, else env RANK/WORLD_SIZE, else (0, 1)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def shard_index(rank: int, world_size: int, num_shards: int, cycle: int = 0) -> int:
-    """Which shard ``rank`` loads (ProtoMotions' rule; ``cycle`` advances it between reloads)."""
-    if world_size < num_shards:
-        return (cycle * world_size + rank) % num_shards
-    if rank < num_shards:
-        return rank
-    return (rank - num_shards + cycle) % num_shards
-
-
-def find_shards(path: PathLike) -> List[Path]:
-    """Shard files ``<prefix>0<suffix>``, ``<prefix>1<suffix>``, ... of a ``slurmrank`` name, in order."""
-    path = Path(path)
-    if path.name.count(SHARD_TOKEN) != 1:
-        raise MotionDataError(path, "<file>", f"'{SHARD_TOKEN}' exactly once in the file name", path.name)
-    prefix, suffix = path.name.split(SHARD_TOKEN)
-    pattern = re.compile(re.escape(prefix) + r"(\d+)" + re.escape(suffix) + "$")
-    folder = path.parent
-    found = {}
-    if folder.is_dir():
-        for candidate in folder.iterdir():
-            match = pattern.match(candidate.name)
-            if match:
-                found[int(match.group(1))] = candidate
-    if not found:
-        raise MotionDataError(path, "<file>", f"shards {prefix}0{suffix}, {prefix}1{suffix}, ...", "none")
-    if sorted(found) != list(range(len(found))):
-        raise MotionDataError(path, "<file>", f"shards numbered 0..{len(found) - 1}", f"numbers {sorted(found)}")
-    return [found[index] for index in range(len(found))]
-
-
-def resolve_motion_file(
-    path: PathLike, rank: Optional[int] = None, world_size: Optional[int] = None, cycle: int = 0
-) -> Path:
-    """``path`` itself, or for a file name containing ``slurmrank`` the shard this rank loads.
-
-    ``rank``/``world_size`` default to :func:`distributed_rank_and_world_size`.
-    """
-    path = Path(path)
-    if SHARD_TOKEN not in path.name:  # only the file name is a pattern, never its folders
-        return path
-    shards = find_shards(path)
-    if rank is None or world_size is None:
-        default_rank, default_world = distributed_rank_and_world_size()
-        rank = default_rank if rank is None else rank
-        world_size = default_world if world_size is None else world_size
-    if not 0 <= rank < world_size:
-        raise MotionDataError(path, "rank", f"0 ≤ rank < world size {world_size}", str(rank))
-    return shards[shard_index(rank, world_size, len(shards), cycle)]
 
 
 # --- reading a packaged dict without building a library -----------------------------------------

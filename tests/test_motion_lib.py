@@ -18,8 +18,9 @@ from mimic.cli import main as mimic_main
 from motion.errors import MotionDataError
 from motion.io_utils import file_md5
 from motion.motion_file import save_motion
-from motion.motion_lib import MotionLib, resolve_motion_file, shard_index
+from motion.motion_lib import MotionLib
 from motion.motion_lib_packaging import MotionPackagingError, build_motion_lib, find_motion_sources, package_motion_lib
+from motion.motion_lib_shards import resolve_motion_file, shard_index
 from motion.rotations import quat_from_rotvec, quat_to_rotvec
 from motion.synthetic import random_motion
 

@@ -123,7 +123,8 @@ def run_rank(
 def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threads: int = 0) -> Any:
     """Simulator + MotionLib + MimicEnv for one rank; also returns the MotionLib file's md5."""
     from motion.io_utils import file_md5
-    from motion.motion_lib import MotionLib, resolve_motion_file
+    from motion.motion_lib import MotionLib
+    from motion.motion_lib_shards import resolve_motion_file
     from training.envs.mimic_env import MimicEnv
     from training.robots import robot_by_name
     from training.simulator import create_simulator
