@@ -4,8 +4,8 @@ In one run, for N = 64 and 256:
 - ``rollout``: raw physics steps/s of the SMPL model (``mujoco.rollout``, 2 threads; from
   ``bench_simulator.py``);
 - ``env``: ``MimicEnv.step`` (physics, state reads, reference sampling, observations, rewards,
-  terminations and resets) with the oracle agent on the synthetic standing clip, reported as
-  env-steps/s × decimation (target ≥ 70% of ``rollout``);
+  terminations and resets) holding the synthetic standing clip's pose (oracle targets), reported as
+  env-steps/s × decimation (target ≥ 70% of ``rollout``; medians of interleaved rounds);
 - ``train``: env steps per second of whole PPO epochs (collect + update) with the default
   network (6×1024 actor, 4×1024 critic) and a small CPU network (3×256).
 Prints one JSON line, then a summary.
@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -64,19 +65,26 @@ def env_for(motion_file: Path, num_envs: int, extra=()):
     return env, config
 
 
-def time_env(motion_file: Path, num_envs: int) -> float:
-    env, _ = env_for(motion_file, num_envs)
-    try:
-        agent = BaselineAgent("oracle", env)
-        obs = env.reset()
+class EnvTimer:
+    """Keeps one environment alive so its timing can be interleaved with the rollout's."""
+
+    def __init__(self, motion_file: Path, num_envs: int) -> None:
+        self.env, _ = env_for(motion_file, num_envs)
+        self.num_envs = num_envs
+        # The standing clip holds one pose, so the oracle's PD targets are constant: computed
+        # once, the timing below is the environment's alone.
+        self.actions = BaselineAgent("oracle", self.env).act(self.env.reset())
         for _ in range(10):  # warm-up
-            obs = env.step(agent.act(obs))[0]
+            self.env.step(self.actions)
+
+    def physics_steps_per_s(self) -> float:
         start = time.perf_counter()
         for _ in range(STEPS):
-            obs = env.step(agent.act(obs))[0]
-        return num_envs * STEPS * env.sim.config.decimation / (time.perf_counter() - start)
-    finally:
-        env.sim.close()
+            self.env.step(self.actions)
+        return self.num_envs * STEPS * self.env.sim.config.decimation / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.env.sim.close()
 
 
 def time_training(motion_file: Path, num_envs: int, units, epochs: int) -> float:
@@ -99,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     model = build_model(robot_by_name("smpl"), None, 120.0)  # the backend's own model: humanoid + plane
@@ -108,10 +117,17 @@ def main() -> None:
         for num_envs in args.envs:
             state = settled_state(model)
             datas = [mujoco.MjData(model) for _ in range(THREADS)]
-            with mujoco_rollout.Rollout(nthread=THREADS) as runner:
-                time_rollout(runner, model, datas, state, num_envs, 120, 120)  # warm-up
-                rollout = max(time_rollout(runner, model, datas, state, num_envs, 120, 120) for _ in range(3))
-            env_physics = time_env(motion_file, num_envs)
+            timer = EnvTimer(motion_file, num_envs)
+            rollouts, envs = [], []
+            try:
+                with mujoco_rollout.Rollout(nthread=THREADS) as runner:
+                    time_rollout(runner, model, datas, state, num_envs, 120, 120)  # warm-up
+                    for _ in range(args.rounds):  # interleaved: machine noise hits both alike
+                        rollouts.append(time_rollout(runner, model, datas, state, num_envs, 120, 120))
+                        envs.append(timer.physics_steps_per_s())
+            finally:
+                timer.close()
+            rollout, env_physics = statistics.median(rollouts), statistics.median(envs)
             default_net = time_training(
                 motion_file, num_envs, ("[1024,1024,1024,1024,1024,1024]", "[1024,1024,1024,1024]"), args.epochs
             )

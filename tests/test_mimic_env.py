@@ -133,3 +133,25 @@ def test_clip_end_truncates_and_distance_terminates(synthetic_lib):
         assert terminated_at is not None
     finally:
         env.sim.close()
+
+
+def test_reusing_the_observed_reference_changes_nothing(synthetic_lib):
+    """The reward reuses the reference the last observation sampled; recomputing gives the same."""
+    runs = []
+    for reuse in (True, False):
+        env = _env(synthetic_lib, num_envs=3)
+        try:
+            if not reuse:
+                env._reference_now = lambda env=env: env.reference_state(env.motion_times)
+            obs = env.reset()
+            generator = torch.Generator().manual_seed(5)
+            rewards, observations = [], []
+            for _ in range(40):  # long enough for terminations and resets
+                actions = 0.3 * torch.randn(3, env.num_actions, generator=generator)
+                obs, reward, _terminated, _truncated, _info = env.step(actions)
+                rewards.append(reward.clone())
+                observations.append(obs.clone())
+            runs.append((torch.stack(rewards), torch.stack(observations)))
+        finally:
+            env.sim.close()
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])

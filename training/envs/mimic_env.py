@@ -72,6 +72,7 @@ class MimicEnv:
         self.prev_actions = torch.zeros(n, d)
         self.prev_targets = torch.zeros(n, d)
         self.episode_return = torch.zeros(n)
+        self._cached_ref: Optional[Tuple[Tensor, MotionState]] = None
         self.num_obs = int(self.observe().shape[1])
 
     # --- reference ---------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class MimicEnv:
             motion_ids = self.motion_lib.sample_motions(count, self.generator)
         if times is None:
             times = self._sample_start_times(motion_ids)
+        self._cached_ref = None  # motions, times or spawn offsets change
         self.motion_ids[env_ids] = motion_ids
         self.motion_times[env_ids] = times
         ref = self.motion_lib.get_motion_state(motion_ids, times)
@@ -159,7 +161,7 @@ class MimicEnv:
 
         bodies = self.sim.body_state()
         dofs = self.sim.dof_state()
-        ref = self.reference_state(self.motion_times)
+        ref = self._reference_now()
         contact_force = self.sim.contact_forces()[:, self.contact_body_ids].norm(dim=-1)
         terms = mimic_reward_terms(
             bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel,
@@ -201,6 +203,14 @@ class MimicEnv:
             obs = self.observe()
         return obs, reward, terminated, truncated, info
 
+    def _reference_now(self) -> MotionState:
+        """Reference at the current motion times, reusing what the last observation sampled when
+        nothing was reset since (``motion_times += dt`` yields exactly the times it used)."""
+        cached = self._cached_ref
+        if cached is not None and torch.equal(cached[0], self.motion_times):
+            return cached[1]
+        return self.reference_state(self.motion_times)
+
     def observe(self) -> Tensor:
         """Observations (N, O) of the current state (future reference frames, previous action, terrain)."""
         bodies = self.sim.body_state()
@@ -208,7 +218,10 @@ class MimicEnv:
         ground = self.sim.terrain_heights(root_pos[:, None, :2])[:, 0]
         parts = [humanoid_observation(bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel, ground)]
         for step in range(1, self.env_config.observations.future_steps + 1):
-            ref = self.reference_state(self.motion_times + step * self.dt)
+            times = self.motion_times + step * self.dt
+            ref = self.reference_state(times)
+            if step == 1:  # the next step's reward reads the reference at this very time
+                self._cached_ref = (times, ref)
             parts.append(
                 target_pose_observation(
                     bodies.pos,
