@@ -169,6 +169,11 @@ class _EpochLoop:
                     restore_rng_state(state)
                     self.agent.generator.set_state(state["agent_generator"])
                     self.env.generator.set_state(state["env_generator"])
+                    # Episodes in flight continue exactly where they were (when the backend can
+                    # save its physics); otherwise the first collect restarts them.
+                    if state.get("env") is not None and state.get("rollout") is not None:
+                        self.agent.resume_rollout(self.env, state["rollout"])
+                        self.env.load_state_dict(state["env"])
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
             else:  # warm start: weights only, counters from zero
@@ -237,6 +242,8 @@ class _EpochLoop:
         # This rank's own generators too: action noise/shuffling (agent) and motion sampling (env).
         rng["agent_generator"] = self.agent.generator.get_state()
         rng["env_generator"] = self.env.generator.get_state()
+        rng["env"] = self.env.state_dict()
+        rng["rollout"] = self.agent.rollout_state()
         states = [rng]
         if distributed.is_distributed():
             states = [None] * distributed.world_size()

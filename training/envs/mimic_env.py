@@ -151,6 +151,28 @@ class MimicEnv:
         from_start = torch.rand(len(motion_ids), generator=self.generator) < self.env_config.init_start_prob
         return torch.where(from_start, torch.zeros_like(times), times)
 
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def state_dict(self) -> Optional[Dict[str, Any]]:
+        """Episode bookkeeping plus the physics state (tensors only), or None if the simulator
+        cannot save its state. Restoring it continues every episode exactly."""
+        physics = self.sim.get_state()
+        if physics is None:
+            return None
+        state = {name: getattr(self, name).clone() for name in _EPISODE_FIELDS}
+        state["generator"] = self.generator.get_state()
+        state["physics"] = physics
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> Tensor:
+        """Restore :meth:`state_dict`; returns the observation to continue from."""
+        for name in _EPISODE_FIELDS:
+            getattr(self, name).copy_(state[name])
+        self.generator.set_state(state["generator"])
+        self.sim.set_state(state["physics"])
+        self._cached_ref = None
+        return self.observe()
+
     # --- stepping ----------------------------------------------------------------------------
 
     def step(self, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Dict[str, Any]]:
@@ -239,6 +261,18 @@ class MimicEnv:
             points = height_map_world_points(root_pos, root_rot, self._height_points)
             parts.append(terrain_observation(root_pos[:, 2], self.sim.terrain_heights(points)))
         return torch.cat(parts, dim=-1)
+
+
+#: Per-env episode state saved by MimicEnv.state_dict (all (N, ...) tensors).
+_EPISODE_FIELDS = (
+    "motion_ids",
+    "motion_times",
+    "progress",
+    "ref_offset",
+    "prev_actions",
+    "prev_targets",
+    "episode_return",
+)
 
 
 def _hinge_angles(state: MotionState) -> Tensor:

@@ -367,6 +367,29 @@ class PPOAgent:
             "recent_episode_lengths": self._recent_lengths.clone(),
         }
 
+    def rollout_state(self) -> Optional[Dict[str, Tensor]]:
+        """Where collection stands (last observation, per-env accumulators), or None before the
+        first collect. With the env's own state it lets a resumed run continue its episodes."""
+        if self._obs is None:
+            return None
+        state = {
+            "obs": self._obs.clone(),
+            "episode_return": self._episode_return.clone(),
+            "episode_length": self._episode_length.clone(),
+        }
+        returns = self.reward_normalizer.running_returns()
+        if returns is not None:
+            state["reward_returns"] = returns
+        return state
+
+    def resume_rollout(self, env: Any, state: Dict[str, Tensor]) -> None:
+        """Continue collecting from ``env`` (already restored) where :meth:`rollout_state` left off."""
+        self._env = env
+        self._obs = state["obs"].to(self.device)
+        self._episode_return = state["episode_return"].to(self.device)
+        self._episode_length = state["episode_length"].to(self.device)
+        self.reward_normalizer.set_running_returns(state.get("reward_returns"))
+
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict`. A fixed (non-learnable) log-std keeps the configured value,
         so ``agent.actor_logstd`` overrides what a checkpoint saved (as in ProtoMotions)."""

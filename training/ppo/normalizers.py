@@ -107,6 +107,13 @@ class RewardNormalizer(nn.Module):
     def reset_returns(self) -> None:
         self._returns = None
 
+    def running_returns(self) -> Optional[Tensor]:
+        """(N,) the per-env discounted returns being accumulated (None before the first record)."""
+        return None if self._returns is None else self._returns.clone()
+
+    def set_running_returns(self, returns: Optional[Tensor]) -> None:
+        self._returns = None if returns is None else returns.clone()
+
     @torch.no_grad()
     def record(self, reward: Tensor, done: Tensor) -> None:
         """Accumulate one step's raw ``reward`` (N,) and fold the returns into the statistics.

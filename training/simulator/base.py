@@ -131,6 +131,17 @@ class Simulator(abc.ABC):
     def terrain_heights(self, points_xy: Tensor) -> Tensor:
         """Ground height (N, P) m under world points ``points_xy`` (N, P, 2)."""
 
+    def get_state(self) -> Optional[Tensor]:
+        """(N, S) float64: everything the physics needs to continue bit for bit (checkpoints).
+
+        ``None`` where a backend cannot capture it; a resumed run then restarts its episodes.
+        """
+        return None
+
+    def set_state(self, state: Tensor) -> None:
+        """Restore :meth:`get_state`; body and DoF states reflect it immediately."""
+        raise ValueError(f"the {type(self).__name__} backend cannot restore a saved physics state")
+
     def diverged_envs(self) -> Tensor:
         """(N,) bool: worlds whose physics blew up during the last step (the engine reset them).
 

@@ -213,6 +213,33 @@ class MujocoSimulator(Simulator):
     def diverged_envs(self) -> Tensor:
         return self.diverged
 
+    def get_state(self) -> Tensor:
+        # mjSTATE_INTEGRATION: positions, velocities, activations, controls and the solver's warm
+        # start: stepping a restored world then repeats the original bit for bit.
+        mj, m = self._mj, self.model
+        spec = mj.mjtState.mjSTATE_INTEGRATION
+        state = np.empty((self.num_envs, mj.mj_stateSize(m, spec)))
+        for i, d in enumerate(self.datas):
+            mj.mj_getState(m, d, state[i], spec)
+        return torch.from_numpy(state)
+
+    def set_state(self, state: Tensor) -> None:
+        mj, m = self._mj, self.model
+        spec = mj.mjtState.mjSTATE_INTEGRATION
+        values = state.detach().cpu().numpy().astype(np.float64)
+        expected = (self.num_envs, mj.mj_stateSize(m, spec))
+        if values.shape != expected:
+            raise ValueError(f"physics state: expected shape {expected}, found {values.shape}")
+        for i, d in enumerate(self.datas):
+            mj.mj_setState(m, d, values[i], spec)
+            # As after a step: frames at the restored state, without touching the solver state.
+            mj.mj_kinematics(m, d)
+            mj.mj_comPos(m, d)
+            mj.mj_comVel(m, d)
+            self._copy_raw(i, d)
+        self._publish(slice(0, self.num_envs))
+        self._diverged[:] = False
+
     def _index_model(self, robot: RobotSpec) -> None:
         mj, m = self._mj, self.model
         obj = mj.mjtObj
