@@ -4,7 +4,8 @@ In one run, for N = 64 and 256:
 - ``rollout``: raw physics steps/s of the SMPL model (``mujoco.rollout``, 2 threads; from
   ``bench_simulator.py``);
 - ``env``: ``MimicEnv.step`` (physics, state reads, reference sampling, observations, rewards,
-  terminations and resets) holding the synthetic standing clip's pose (oracle targets), reported as
+  terminations and resets) on the synthetic clips (a standing clip and walks, so episodes end
+  and restart throughout) with fixed PD targets, reported as
   env-steps/s × decimation (target ≥ 70% of ``rollout``; medians of interleaved rounds);
 - ``train``: env steps per second of whole PPO epochs (collect + update) with the default
   network (6×1024 actor, 4×1024 critic) and a small CPU network (3×256).
@@ -71,8 +72,8 @@ class EnvTimer:
     def __init__(self, motion_file: Path, num_envs: int) -> None:
         self.env, _ = env_for(motion_file, num_envs)
         self.num_envs = num_envs
-        # The standing clip holds one pose, so the oracle's PD targets are constant: computed
-        # once, the timing below is the environment's alone.
+        # Fixed PD targets (the oracle's at the first reset), so the timing below is the
+        # environment's alone; walks fail and restart, standing clips run to their end.
         self.actions = BaselineAgent("oracle", self.env).act(self.env.reset())
         for _ in range(10):  # warm-up
             self.env.step(self.actions)

@@ -155,3 +155,16 @@ def test_reusing_the_observed_reference_changes_nothing(synthetic_lib):
         finally:
             env.sim.close()
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_observing_a_subset_gives_those_rows_of_the_full_observation(synthetic_lib):
+    env = _env(synthetic_lib, num_envs=4)
+    try:
+        env.reset()
+        for _ in range(5):
+            env.step(0.2 * torch.ones(4, env.num_actions))
+        full = env.observe()
+        ids = torch.tensor([3, 1])
+        assert torch.equal(env.observe(ids), full[ids])
+    finally:
+        env.sim.close()

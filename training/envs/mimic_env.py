@@ -222,7 +222,7 @@ class MimicEnv:
                 "length": self.progress[done_ids].clone(),
             }
             self.reset_envs(done_ids)
-            obs = self.observe()
+            obs[done_ids] = self.observe(done_ids)  # only the new episodes' rows changed
         return obs, reward, terminated, truncated, info
 
     def _reference_now(self) -> MotionState:
@@ -233,16 +233,21 @@ class MimicEnv:
             return cached[1]
         return self.reference_state(self.motion_times)
 
-    def observe(self) -> Tensor:
-        """Observations (N, O) of the current state (future reference frames, previous action, terrain)."""
+    def observe(self, env_ids: Optional[Tensor] = None) -> Tensor:
+        """Observations (N, O) of the current state (future reference frames, previous action,
+        terrain); with ``env_ids`` (K,) only those envs' rows (K, O)."""
         bodies = self.sim.body_state()
+        if env_ids is not None:
+            bodies = type(bodies)(*(field[env_ids] for field in bodies))
+        motion_times = self.motion_times if env_ids is None else self.motion_times[env_ids]
+        prev_actions = self.prev_actions if env_ids is None else self.prev_actions[env_ids]
         root_pos, root_rot = bodies.pos[:, 0], bodies.rot[:, 0]
         ground = self.sim.terrain_heights(root_pos[:, None, :2])[:, 0]
         parts = [humanoid_observation(bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel, ground)]
         for step in range(1, self.env_config.observations.future_steps + 1):
-            times = self.motion_times + step * self.dt
-            ref = self.reference_state(times)
-            if step == 1:  # the next step's reward reads the reference at this very time
+            times = motion_times + step * self.dt
+            ref = self.reference_state(times, env_ids)
+            if step == 1 and env_ids is None:  # the next step's reward reads this very reference
                 self._cached_ref = (times, ref)
             parts.append(
                 target_pose_observation(
@@ -256,7 +261,7 @@ class MimicEnv:
                     ref.rigid_body_ang_vel,
                 )  # fmt: skip
             )
-        parts.append(self.prev_actions)
+        parts.append(prev_actions)
         if self._height_points is not None:
             points = height_map_world_points(root_pos, root_rot, self._height_points)
             parts.append(terrain_observation(root_pos[:, 2], self.sim.terrain_heights(points)))
