@@ -59,12 +59,16 @@ class ConversionParams:
         return asdict(self)
 
 
-def _segment_layout(lengths: Sequence[int]) -> Tuple[Tensor, Tensor]:
-    """Per concatenated frame: index of its clip's first and last frame. Two (N,) long tensors."""
+def _segment_layout(lengths: Sequence[int]) -> Tuple[List[int], Tensor, Tensor, Tensor]:
+    """Layout of clips concatenated along frames.
+
+    Returns the first frame of each clip (list), and per concatenated frame (N,) int64 tensors:
+    its clip's index, and the indices of its clip's first and last frame.
+    """
     counts = torch.tensor(list(lengths), dtype=torch.long)
-    ends = torch.cumsum(counts, 0)
-    starts = ends - counts
-    return starts.repeat_interleave(counts), (ends - 1).repeat_interleave(counts)
+    starts = torch.cumsum(counts, 0) - counts
+    clip_of_frame = torch.repeat_interleave(torch.arange(len(counts)), counts)
+    return starts.tolist(), clip_of_frame, starts[clip_of_frame], (starts + counts - 1)[clip_of_frame]
 
 
 def min_horizon_difference(
@@ -154,8 +158,7 @@ def convert_body_pose_batch(
     """
     lengths = [int(p.shape[0]) for p in poses]
     num_frames = sum(lengths)
-    first, last = _segment_layout(lengths)
-    clip_of_frame = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    clip_starts, clip_of_frame, first, last = _segment_layout(lengths)
     dt = (1.0 / torch.tensor([float(f) for f in fps], dtype=COMPUTE_DTYPE))[clip_of_frame]
 
     axis_angle = torch.from_numpy(np.concatenate([np.asarray(p, dtype=np.float32) for p in poses]))
@@ -200,17 +203,9 @@ def convert_body_pose_batch(
         "local_rigid_body_rot": local_rot.float(),
     }
     motions: List[Dict[str, Any]] = []
-    for index, (start, count) in enumerate(zip(_clip_starts(lengths), lengths)):
+    for index, (start, count) in enumerate(zip(clip_starts, lengths)):
         motion: Dict[str, Any] = {"fps": int(round(float(fps[index])))}
         # Slices share the batch's storage; save_motion compacts them so a file holds only its clip.
         motion.update({key: value[start : start + count] for key, value in fields.items()})
         motions.append(motion)
     return motions
-
-
-def _clip_starts(lengths: Sequence[int]) -> List[int]:
-    starts, total = [], 0
-    for length in lengths:
-        starts.append(total)
-        total += length
-    return starts

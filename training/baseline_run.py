@@ -61,7 +61,6 @@ def run_baseline_command(options, kind: str, seconds: float) -> int:  # noqa: AN
 
     config = build_config(options)
     config.env.init_start_prob = 1.0  # every motion from its start, like an evaluation
-    config.num_envs = config.num_envs or 1
     env, _md5 = make_env(config)
     try:
         # Env i plays motion i mod M from its start, like an evaluation.
