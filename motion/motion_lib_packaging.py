@@ -62,7 +62,7 @@ LIB_FIELDS: Dict[str, str] = {
     "lrs": "local_rigid_body_rot",
 }
 #: Per-motion metadata copied from each ``.motion``'s ``mimicflow`` dict (None when absent).
-_COPIED_METADATA = ("source_path", "source_md5", "source_fps", "converter_version")
+_COPIED_METADATA = ("source_path", "source_md5", "source_fps", "converter_version", "subset")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from evaluation.training_evaluation import evaluation_due
 from training.config import ExperimentConfig
 from training.run_dir import RunDir, StartKind, StartMode
 
@@ -155,6 +156,8 @@ class _EpochLoop:
         self.is_main = rank == 0
         self.wandb: Any = None
         self.started = time.time()
+        self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
+        self.evaluations = 0
 
     def run(self) -> int:
         from training.run_dir import load_checkpoint, restore_rng_state
@@ -176,6 +179,9 @@ class _EpochLoop:
                         self.env.load_state_dict(state["env"])
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
+                counters = payload.get("counters", {})
+                self.best_score = float(counters.get("best_evaluated_score", self.best_score))
+                self.evaluations = int(counters.get("eval_count", 0))
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
         metrics_csv = self._prepare_files()
@@ -185,6 +191,8 @@ class _EpochLoop:
                 metrics = self.agent.update()
                 metrics.update(rollout)
                 metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
+                if evaluation_due(self.agent.epoch, self.config.agent.eval_metrics_every):
+                    metrics.update(self._evaluate())
                 if self.is_main:
                     metrics_csv.append(metrics)
                     self._progress_line(metrics)
@@ -203,6 +211,20 @@ class _EpochLoop:
             if self.wandb is not None:
                 self.wandb.finish()
         return 0
+
+    def _evaluate(self) -> Dict[str, float]:
+        """Training-time evaluation (every rank takes part); keeps score_based.ckpt for the best
+        success rate (ties go to the later, longer-trained policy, as in ProtoMotions)."""
+        from evaluation.training_evaluation import run_training_evaluation
+
+        self.evaluations += 1
+        shared = "slurmrank" not in self.config.motion_file
+        root = self.run_dir.root if self.is_main else None
+        metrics = run_training_evaluation(self.env, self.agent, root, self.evaluations, shared)
+        if metrics["Eval/success_rate"] >= self.best_score:
+            self.best_score = metrics["Eval/success_rate"]
+            self._save(self.run_dir.score_based_checkpoint)
+        return metrics
 
     def _finished(self) -> bool:
         agent_config = self.config.agent
@@ -267,7 +289,11 @@ class _EpochLoop:
             config=self.config,
             rng_states=states,
             motion_weights=self.env.motion_lib.motion_weights,
-            counters={"run_start_time": self.started},
+            counters={
+                "run_start_time": self.started,
+                "best_evaluated_score": self.best_score,
+                "eval_count": self.evaluations,
+            },
             lineage=lineage,
         )
         save_checkpoint(path, payload)
@@ -280,7 +306,8 @@ class _EpochLoop:
         print(
             f"epoch {metrics['epoch']:>6} | {metrics.get('Train/fps', 0.0):>9,.0f} env-steps/s | "
             f"reward {reward:8.3f} | ep len {length:7.1f} | clip_frac {metrics.get('Train/clip_frac', 0.0):.3f} | "
-            f"term {metrics.get('env/termination_rate', 0.0):.3f}",
+            f"term {metrics.get('env/termination_rate', 0.0):.3f}"
+            + (f" | success {metrics['Eval/success_rate']:.3f}" if "Eval/success_rate" in metrics else ""),
             flush=True,
         )
 

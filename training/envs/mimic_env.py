@@ -6,7 +6,9 @@ outputs (PD target = action_scale · tanh(a)). Envs that ended are reset inside 
 already starts their next episode and ``info["final_obs"]`` holds the observation before the
 reset (for bootstrapping). ``terminated`` means failure (a body strayed more than
 ``termination_distance`` from its reference); ``truncated`` means time-out or the end of the
-reference clip — the episode ends but its value is bootstrapped.
+reference clip — the episode ends but its value is bootstrapped. With ``auto_reset`` False
+(evaluation) ended envs are not reset: they keep simulating while their reference holds its
+last frame.
 """
 
 from __future__ import annotations
@@ -62,7 +64,16 @@ class MimicEnv:
             if obs_config.terrain_obs
             else None
         )
-        self.spawn_points = simulator.config.terrain.spawn_points if simulator.config.terrain is not None else None
+        terrain = simulator.config.terrain
+        self.spawn_points = terrain.spawn_points if terrain is not None else None
+        # Evaluation spawns on flat ground: the middle of the terrain's flat border strip, whose
+        # height is that of the heightfield's first cell (None on a flat plane: no offset).
+        self.flat_spawn_point: Optional[Tensor] = None
+        if terrain is not None:
+            half_border = 0.5 * self.env_config.terrain.border_size
+            self.flat_spawn_point = torch.tensor(
+                [terrain.origin[0] + half_border, terrain.origin[1] + half_border, float(terrain.heights[0, 0])]
+            )
 
         n, d = self.num_envs, self.num_actions
         self.motion_ids = torch.zeros(n, dtype=torch.long)
@@ -72,6 +83,7 @@ class MimicEnv:
         self.prev_actions = torch.zeros(n, d)
         self.prev_targets = torch.zeros(n, d)
         self.episode_return = torch.zeros(n)
+        self.auto_reset = True  # False while evaluating: ended episodes keep running (see step)
         self._cached_ref: Optional[Tuple[Tensor, MotionState]] = None
         self.num_obs = int(self.observe().shape[1])
 
@@ -110,9 +122,16 @@ class MimicEnv:
         self.reset_envs(torch.arange(self.num_envs))
         return self.observe()
 
-    def reset_envs(self, env_ids: Tensor, motion_ids: Optional[Tensor] = None, times: Optional[Tensor] = None) -> None:
+    def reset_envs(
+        self,
+        env_ids: Tensor,
+        motion_ids: Optional[Tensor] = None,
+        times: Optional[Tensor] = None,
+        flat_ground: bool = False,
+    ) -> None:
         """Start new episodes in ``env_ids`` (K,), from the reference state of sampled (or given)
-        motions and times."""
+        motions and times. ``flat_ground`` (evaluation) spawns on flat ground: where the
+        reference is on a flat plane, on the terrain's flat border otherwise."""
         count = int(env_ids.numel())
         if count == 0:
             return
@@ -126,7 +145,10 @@ class MimicEnv:
         ref = self.motion_lib.get_motion_state(motion_ids, times)
         root_pos = ref.rigid_body_pos[:, 0]
         offset = torch.zeros(count, 3)
-        if self.spawn_points is not None:
+        if flat_ground and self.flat_spawn_point is not None:
+            offset[:, :2] = self.flat_spawn_point[:2] - root_pos[:, :2]
+            offset[:, 2] = self.flat_spawn_point[2]
+        elif self.spawn_points is not None:
             spawn = self.spawn_points[torch.randint(len(self.spawn_points), (count,), generator=self.generator)]
             offset[:, :2] = spawn[:, :2] - root_pos[:, :2]
             offset[:, 2] = spawn[:, 2]
@@ -214,7 +236,7 @@ class MimicEnv:
         info: Dict[str, Any] = {"final_obs": obs, "metrics": _metrics(terms, weighted, terminated)}
         info["metrics"]["env/diverged_rate"] = diverged.float().mean()
         done = terminated | truncated
-        if bool(done.any()):
+        if self.auto_reset and bool(done.any()):
             info["final_obs"] = obs.clone()
             done_ids = done.nonzero().squeeze(1)
             info["episode"] = {

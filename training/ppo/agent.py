@@ -390,6 +390,15 @@ class PPOAgent:
         self._episode_length = state["episode_length"].to(self.device)
         self.reward_normalizer.set_running_returns(state.get("reward_returns"))
 
+    def restart_episodes(self) -> None:
+        """Forget the rollout in progress: the next ``collect`` resets its env (used when the
+        env was used for something else and could not be restored, e.g. an evaluation)."""
+        self._obs = None
+
+    def policy(self, obs: Tensor) -> Tensor:
+        """Deterministic raw actions (N, A) for obs (N, O): the evaluator's policy."""
+        return self.act(obs, deterministic=True)[0]
+
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict`. A fixed (non-learnable) log-std keeps the configured value,
         so ``agent.actor_logstd`` overrides what a checkpoint saved (as in ProtoMotions)."""

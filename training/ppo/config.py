@@ -33,6 +33,8 @@ class PPOConfig:
     actor_clip_frac_threshold: float = 0.6  # skip the rest of an epoch above this clip fraction
     obs_clamp: float = 5.0
     norm_ema_decay: float = 0.999  # observation normaliser
-    eval_metrics_every: int = 200  # epochs
+    eval_metrics_every: int = 200  # epochs between training-time evaluations; 0 disables them
+    max_eval_steps: int = 600  # frames per motion in a training-time evaluation (20 s at 30 Hz)
+    save_predicted_motion_lib_every: int = 3  # evaluations; the simulated motions as a MotionLib
     max_epochs: int = 0  # 0: bounded by training_max_steps only
     training_max_steps: int = 10**13  # total env steps over all ranks

@@ -1,0 +1,224 @@
+"""``mimic inference``: run a trained policy (or a baseline agent) on a MotionLib.
+
+Two modes, as in ProtoMotions' ``inference_agent.py``:
+
+- ``full_eval``: every motion once (:func:`evaluation.evaluator.evaluate`), results written to
+  ``<run dir>/eval/<timestamp>/`` (summary.json, per_motion.parquet, failed_motions.txt,
+  predicted_motionlib.pt, plots), metrics printed.
+- otherwise the policy runs continuously with training's resets: in MuJoCo's viewer when a
+  display exists (until the window closes), else headless for ``steps`` control steps;
+  ``record`` saves a video of env 0.
+
+The policy is the checkpoint's actor with deterministic actions; ``agent`` = oracle/zero/random
+runs a baseline (no checkpoint needed; the config then comes from ``experiment_path``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+DEFAULT_EXPERIMENT = "training/experiments/mimic/mlp.py"
+
+
+@dataclass
+class InferenceOptions:
+    checkpoint: Optional[str] = None
+    agent: str = "policy"  # "policy" (the checkpoint's), "oracle", "zero" or "random"
+    experiment_path: str = DEFAULT_EXPERIMENT  # config source when there is no checkpoint
+    motion_file: Optional[str] = None  # default: the one the policy was trained on
+    simulator: Optional[str] = None
+    num_envs: Optional[int] = None
+    num_threads: Optional[int] = None
+    full_eval: bool = False
+    max_frames: Optional[int] = None  # per motion in full-eval (None: to the end)
+    headless: bool = False
+    steps: int = 300  # control steps of a headless run without full-eval
+    record: Optional[str] = None  # video of env 0 (mp4)
+    output_dir: Optional[str] = None  # default: <checkpoint dir>/eval/<timestamp> or results/<agent>_baseline/...
+    overrides: List[str] = field(default_factory=list)
+    quiet: bool = False
+
+
+def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dict[str, Any]]]:
+    """The config to run under (the checkpoint's resolved one, else the experiment file's),
+    with the command line's simulator/num-envs/motion-file/overrides applied; and the
+    checkpoint payload (None for baselines)."""
+    from training.config import ExperimentConfig
+    from training.experiment_loader import load_experiment
+    from training.overrides import apply_overrides
+    from training.run_dir import checkpoint_config, load_checkpoint
+
+    payload: Optional[Dict[str, Any]] = None
+    if options.agent == "policy":
+        if not options.checkpoint:
+            raise ValueError("--checkpoint is required (or choose a baseline with --agent oracle|zero|random)")
+        payload = load_checkpoint(options.checkpoint)
+        config = checkpoint_config(payload, ExperimentConfig)
+    else:
+        config = load_experiment(options.experiment_path)
+    items = [f"{key}={value}" for key, value in (
+        ("simulator", options.simulator), ("num_envs", options.num_envs),
+        ("motion_file", options.motion_file), ("num_threads", options.num_threads),
+    ) if value is not None]  # fmt: skip
+    config = apply_overrides(config, items + list(options.overrides))
+    if not config.motion_file:
+        raise ValueError("no motion file: pass --motion-file")
+    config.ngpu = 1  # inference runs in one process
+    return config, payload
+
+
+def make_policy(options: InferenceOptions, env: Any, payload: Optional[Dict[str, Any]]) -> Any:
+    """obs (N, O) → raw actions (N, D): the checkpoint's deterministic actor, or a baseline."""
+    if options.agent != "policy":
+        from training.baseline_agents import BaselineAgent
+
+        return BaselineAgent(options.agent, env).act
+    from training.ppo.agent import PPOAgent
+
+    assert payload is not None
+    agent = PPOAgent(env.config.agent, env.num_obs, env.num_actions, seed=env.config.seed)
+    agent.load_state_dict(payload["model"]["agent"])
+    return agent.policy
+
+
+def output_dir_for(options: InferenceOptions, config: Any) -> Path:
+    from evaluation.eval_outputs import new_eval_dir
+
+    if options.output_dir:
+        path = Path(options.output_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    if options.checkpoint:
+        return new_eval_dir(Path(options.checkpoint).resolve().parent)
+    return new_eval_dir(Path("results") / f"{options.agent}_baseline")
+
+
+def run_inference(options: InferenceOptions) -> int:
+    """The command's body; returns the exit status."""
+    from training.trainer import make_env
+
+    config, payload = build_inference_config(options)
+    env, motion_md5 = make_env(config)
+    try:
+        policy = make_policy(options, env, payload)
+        if options.full_eval:
+            epoch = payload.get("epoch") if payload is not None else None
+            return _full_eval(options, config, env, policy, motion_md5, epoch)
+        return _run_continuously(options, env, policy)
+    finally:
+        env.sim.close()
+
+
+def _full_eval(
+    options: InferenceOptions, config: Any, env: Any, policy: Any, motion_md5: str, epoch: Optional[int]
+) -> int:
+    import time
+
+    from evaluation.eval_outputs import write_eval_outputs
+    from evaluation.evaluator import evaluate
+
+    started = time.perf_counter()
+    result = evaluate(env, policy, max_frames=options.max_frames)
+    seconds = time.perf_counter() - started
+    motion_seconds = sum((row["frames"] - 1) * env.dt for row in result.rows)
+    summary = dict(
+        result.summary,
+        checkpoint=str(options.checkpoint or ""),
+        agent=options.agent,
+        epoch=epoch,
+        motion_file=config.motion_file,
+        motion_file_md5=motion_md5,
+        simulator=config.simulator,
+        num_envs=env.num_envs,
+        wall_seconds=round(seconds, 3),
+        motion_seconds_per_wall_second=round(motion_seconds / max(seconds, 1e-9), 3),
+    )
+    out_dir = output_dir_for(options, config)
+    paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
+    if not options.quiet:
+        print(format_summary(summary))
+        print(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
+    return 0
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+    """The printed result of a full evaluation: headline, every metric (all / successful), subsets."""
+    from evaluation.metrics import METRIC_UNITS
+
+    lines = [
+        f"Eval/success_rate {summary['Eval/success_rate']:.4f} "
+        f"({summary['num_success']}/{summary['num_motions']} motions)   Eval/gt_err {summary['Eval/gt_err']:.4f} m"
+    ]
+    lines.append(f"{'metric':<18}{'all':>12}{'successful':>12}  unit")
+    for name, value in summary["all"].items():
+        ok = summary["success"].get(name)
+        lines.append(f"{name:<18}{_num(value):>12}{_num(ok):>12}  {METRIC_UNITS.get(name, '')}")
+    for subset, part in sorted(summary.get("by_subset", {}).items()):
+        lines.append(f"subset {subset or '(unknown)'}: success {part['num_success']}/{part['num_motions']}")
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.4g}"
+
+
+def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
+    """Training-style episodes (resets included); viewer when possible, else ``steps`` steps."""
+    obs = env.reset()
+    interactive = not options.headless and bool(os.environ.get("DISPLAY")) and options.record is None
+    if interactive:
+        return _run_in_viewer(env, policy, obs)
+    writer, renderer = _video_writer(options, env)
+    returns: List[float] = []
+    try:
+        for _ in range(options.steps):
+            obs, _reward, _terminated, _truncated, info = env.step(policy(obs))
+            if "episode" in info:
+                returns.extend(float(r) for r in info["episode"]["return"])
+            if writer is not None:
+                writer.write(renderer.render(env.sim.datas[0], text_lines=_overlay(env)))
+    finally:
+        if writer is not None:
+            writer.close()
+    if not options.quiet:
+        mean = sum(returns) / len(returns) if returns else float("nan")
+        print(f"ran {options.steps} steps x {env.num_envs} envs; {len(returns)} episodes ended, mean return {mean:.3f}")
+        if options.record:
+            print(f"wrote {options.record}")
+    return 0
+
+
+def _video_writer(options: InferenceOptions, env: Any) -> Tuple[Any, Any]:
+    if not options.record:
+        return None, None
+    from evaluation.rendering import OffscreenRenderer
+    from evaluation.video import VideoWriter
+
+    renderer = OffscreenRenderer(env.sim.model, width=640, height=480)
+    writer = VideoWriter(options.record, fps=round(1.0 / env.dt), width=640, height=480)
+    writer.__enter__()
+    return writer, renderer
+
+
+def _overlay(env: Any) -> List[str]:
+    motion = int(env.motion_ids[0])
+    files = env.motion_lib.motion_files
+    name = Path(files[motion]).stem if motion < len(files) and files[motion] else f"motion {motion}"
+    return [name, f"t = {float(env.motion_times[0]):.2f} s"]
+
+
+def _run_in_viewer(env: Any, policy: Any, obs: Any) -> int:  # pragma: no cover - needs a display
+    import time
+
+    import mujoco.viewer
+
+    with mujoco.viewer.launch_passive(env.sim.model, env.sim.datas[0]) as viewer:
+        while viewer.is_running():
+            started = time.perf_counter()
+            obs, *_ = env.step(policy(obs))
+            viewer.sync()
+            time.sleep(max(0.0, env.dt - (time.perf_counter() - started)))
+    return 0

@@ -1,0 +1,66 @@
+"""``mimic inference``: ProtoMotions-compatible policy inference and full evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "inference",
+        help="run a policy: full evaluation of every motion (--full-eval), or continuously (viewer/headless)",
+        description="Run a trained policy (--checkpoint) or a baseline (--agent oracle|zero|random). "
+        "--full-eval runs every motion once from its start and writes <run>/eval/<timestamp>/.",
+    )
+    add = parser.add_argument
+    add("--checkpoint", default=None, help="e.g. results/<name>/last.ckpt")
+    add("--agent", default="policy", choices=["policy", "oracle", "zero", "random"],
+        help="the checkpoint's policy (default) or a baseline that needs no checkpoint")  # fmt: skip
+    add("--experiment-path", "--experiment_path", default=None,
+        help="config for baselines (default training/experiments/mimic/mlp.py)")  # fmt: skip
+    add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (default: the training one)")
+    add("--simulator", default=None, help="physics backend (default: the checkpoint's)")
+    add("--num-envs", "--num_envs", type=int, default=None, help="parallel envs (full-eval batches of this many)")
+    add("--num-threads", "--num_threads", type=int, default=None, help="CPU simulator threads")
+    add("--full-eval", "--full_eval", action="store_true", help="evaluate every motion once and write results")
+    add("--max-frames", "--max_frames", type=int, default=None, help="full-eval: frames per motion (default all)")
+    add("--headless", action="store_true", help="no viewer window")
+    add("--steps", type=int, default=300, help="control steps of a headless run without --full-eval")
+    add("--record", default=None, metavar="OUT.mp4", help="save a video of env 0 (headless run)")
+    add("--output-dir", "--output_dir", default=None, help="full-eval results here instead of <run>/eval/<time>")
+    add("--overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    add("--quiet", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evaluation.inference import DEFAULT_EXPERIMENT, InferenceOptions, run_inference
+    from training.overrides import OverrideError
+
+    if args.record:
+        from evaluation.rendering import configure_gl_backend
+
+        configure_gl_backend()  # before anything imports mujoco
+    options = InferenceOptions(
+        checkpoint=args.checkpoint,
+        agent=args.agent,
+        experiment_path=args.experiment_path or DEFAULT_EXPERIMENT,
+        motion_file=args.motion_file,
+        simulator=args.simulator,
+        num_envs=args.num_envs,
+        num_threads=args.num_threads,
+        full_eval=args.full_eval,
+        max_frames=args.max_frames,
+        headless=args.headless,
+        steps=args.steps,
+        record=args.record,
+        output_dir=args.output_dir,
+        overrides=list(args.overrides),
+        quiet=args.quiet,
+    )
+    try:
+        return run_inference(options)
+    except (OverrideError, ValueError) as error:
+        print(f"mimic inference: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,88 @@
+"""Training-time evaluation: Eval/* metrics in metrics.csv, score_based.ckpt, and prioritised
+motion weights (the update rule, and its round trip through last.ckpt on resume)."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from evaluation.eval_outputs import read_per_motion_table
+from evaluation.prioritized_sampling import SUCCESS_DECAY, update_motion_weights
+from evaluation.training_evaluation import evaluation_due
+
+SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
+EVAL_EVERY_EPOCH = ["agent.eval_metrics_every=1", "agent.max_eval_steps=10"]
+
+
+def test_update_rule_by_hand():
+    assert abs(SUCCESS_DECAY - 0.81864) < 1e-5
+    weights = torch.tensor([1.0, 0.5, 0.01, 0.7])
+    new = update_motion_weights(weights, {0: True, 1: False, 2: True})
+    # success: ×0.999^200; failure: back to 1; not evaluated: unchanged; all ≥ 1/4.
+    assert new.tolist() == pytest.approx([0.999**200, 1.0, 0.25, 0.7])
+    assert weights.tolist() == pytest.approx([1.0, 0.5, 0.01, 0.7])  # input untouched
+    # A motion that keeps succeeding decays to the floor 1/M and stays there.
+    w = torch.ones(10)
+    for _ in range(30):
+        w = update_motion_weights(w, {3: True})
+    assert float(w[3]) == pytest.approx(0.1) and float(w[0]) == 1.0
+    with pytest.raises(IndexError):
+        update_motion_weights(torch.ones(3), {3: True})
+
+
+def test_evaluation_cadence():
+    assert [e for e in range(1, 801) if evaluation_due(e, 200)] == [200, 400, 600, 800]
+    assert not any(evaluation_due(e, 0) for e in range(1, 50))
+
+
+def _train(repo_root, results, motion_file, max_epochs):
+    command = [sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", "mujoco"]
+    command += ["--experiment-path", "training/experiments/mimic/mlp.py", "--experiment-name", "run"]
+    command += ["--motion-file", str(motion_file), "--num-envs", "4", "--batch-size", "16", "--num-threads", "1"]
+    command += ["--results-dir", str(results), "--max-epochs", str(max_epochs), "--quiet"]
+    command += ["--overrides", *SMALL, *EVAL_EVERY_EPOCH]
+    return subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
+
+
+def _expected_weights(start, eval_dirs):
+    weights = start
+    for eval_dir in eval_dirs:
+        rows = read_per_motion_table(eval_dir / "per_motion.parquet")
+        weights = update_motion_weights(weights, {r["motion_id"]: r["success"] for r in rows})
+    return weights
+
+
+def test_training_evaluates_updates_weights_and_resumes_them(repo_root, synthetic_motion_lib, tmp_path):
+    first = _train(repo_root, tmp_path, synthetic_motion_lib, 2)
+    assert first.returncode == 0, first.stderr
+    run = tmp_path / "run"
+    with open(run / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    for row in rows:
+        assert 0.0 <= float(row["Eval/success_rate"]) <= 1.0 and float(row["Eval/gt_err"]) > 0.0
+        assert row["Eval/e_pa_mpjpe"] != ""
+    eval_dirs = sorted((run / "eval").iterdir())
+    assert len(eval_dirs) == 2 and all((d / "summary.json").exists() for d in eval_dirs)
+    assert (run / "score_based.ckpt").exists()
+
+    checkpoint = torch.load(run / "last.ckpt", weights_only=True)
+    assert checkpoint["counters"]["eval_count"] == 2
+    num_motions = checkpoint["motion_weights"].numel()
+    expected = _expected_weights(torch.ones(num_motions), eval_dirs)
+    assert torch.allclose(checkpoint["motion_weights"], expected)
+    print("weights after 2 evaluations", expected.tolist())
+    best = max(float(row["Eval/success_rate"]) for row in rows)
+    assert checkpoint["counters"]["best_evaluated_score"] == pytest.approx(best)
+
+    # Resuming restores the weights from last.ckpt: the third evaluation updates those.
+    second = _train(repo_root, tmp_path, synthetic_motion_lib, 3)
+    assert second.returncode == 0, second.stderr
+    resumed = torch.load(run / "last.ckpt", weights_only=True)
+    eval_dirs = sorted((run / "eval").iterdir())
+    assert len(eval_dirs) == 3 and resumed["counters"]["eval_count"] == 3
+    assert torch.allclose(resumed["motion_weights"], _expected_weights(checkpoint["motion_weights"], eval_dirs[2:]))
