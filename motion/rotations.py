@@ -178,12 +178,22 @@ def quat_to_euler_xyz(q: Tensor) -> Tensor:
 
 
 def quat_to_tan_norm(q: Tensor) -> Tensor:
-    """6-D rotation features: the rotated x axis (tangent) and z axis (normal), (..., 6)."""
-    tangent = torch.zeros(q.shape[:-1] + (3,), dtype=q.dtype, device=q.device)
-    tangent[..., 0] = 1.0
-    normal = torch.zeros_like(tangent)
-    normal[..., 2] = 1.0
-    return torch.cat((quat_rotate(q, tangent), quat_rotate(q, normal)), dim=-1)
+    """6-D rotation features: the rotated x axis (tangent) and z axis (normal), (..., 6).
+
+    The first and third columns of the rotation matrix, in closed form (one stack instead of
+    two quaternion rotations: this runs on every body twice per env step).
+    """
+    x, y, z, w = q.unbind(-1)
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz = x * y, x * z, y * z
+    wx, wy, wz = w * x, w * y, w * z
+    return torch.stack(
+        (
+            1.0 - 2.0 * (yy + zz), 2.0 * (xy + wz), 2.0 * (xz - wy),  # R · (1, 0, 0)
+            2.0 * (xz + wy), 2.0 * (yz - wx), 1.0 - 2.0 * (xx + yy),  # R · (0, 0, 1)
+        ),
+        dim=-1,
+    )  # fmt: skip
 
 
 def angular_velocity(q_from: Tensor, q_to: Tensor, dt: Union[float, Tensor]) -> Tensor:

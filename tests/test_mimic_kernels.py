@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from motion.rotations import quat_from_rotvec, quat_mul, quat_rotate
+from motion.rotations import quat_from_rotvec, quat_mul, quat_normalize, quat_rotate, quat_to_tan_norm
 from training.config import RewardConfig
 from training.dof_conversion import (
     angular_velocity_to_hinge_rates,
@@ -15,7 +15,12 @@ from training.dof_conversion import (
     hinge_angles_to_exp_map,
     hinge_rates_to_angular_velocity,
 )
-from training.envs.observations import heading_quat_inv, humanoid_observation, target_pose_observation
+from training.envs.observations import (
+    heading_quat_inv,
+    humanoid_observation,
+    into_heading_frame,
+    target_pose_observation,
+)
 from training.envs.rewards import combine_rewards, mimic_reward_terms, smooth_contacts
 
 B, D = 24, 69
@@ -132,6 +137,28 @@ def test_observation_contents_by_hand():
     # The heading frame removes yaw only: the heading-frame root x axis has no y component.
     forward = quat_rotate(quat_mul(heading_quat_inv(rot[:, 0]), rot[:, 0]), torch.tensor([1.0, 0.0, 0.0]))
     assert forward[:, 1].abs().max() < 1e-6 and bool((forward[:, 0] >= 0).all())
+
+
+def test_heading_frame_rotation_equals_the_quaternion_rotation():
+    generator = torch.Generator().manual_seed(3)
+    rot = quat_normalize(torch.randn(64, 4, generator=generator, dtype=torch.float64))
+    vectors = torch.randn(64, 5, 3, generator=generator, dtype=torch.float64)
+    # The yaw of a rotation: the angle of its x axis on the ground plane.
+    forward = quat_rotate(rot, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64).expand(64, 3))
+    yaw = torch.atan2(forward[:, 1], forward[:, 0])
+    expected = quat_rotate(heading_quat_inv(rot)[:, None, :].expand(64, 5, 4), vectors)
+    assert torch.allclose(into_heading_frame(vectors, yaw), expected, atol=1e-12)
+    # The 6-D rotation features are the rotated x and z axes.
+    axes = torch.eye(3, dtype=torch.float64)
+    tan_norm = torch.cat((quat_rotate(rot, axes[0].expand(64, 3)), quat_rotate(rot, axes[2].expand(64, 3))), dim=-1)
+    assert torch.allclose(quat_to_tan_norm(rot), tan_norm, atol=1e-12)
+    # A rotation about z by 90°: world x becomes heading-frame −y.
+    yaw = torch.tensor([math.pi / 2], dtype=torch.float64)
+    assert torch.allclose(
+        into_heading_frame(torch.tensor([[[1.0, 0.0, 0.5]]], dtype=torch.float64), yaw),
+        torch.tensor([[[0.0, -1.0, 0.5]]], dtype=torch.float64),
+        atol=1e-12,
+    )
 
 
 def test_exp_map_and_hinge_conversions_round_trip():

@@ -30,6 +30,7 @@ you keep.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import xml.etree.ElementTree as ET
@@ -104,6 +105,9 @@ def build_model(robot: RobotSpec, terrain: Optional[TerrainSpec], physics_hz: fl
         # height = geom z + data · size_z; data is (nrow = y, ncol = x) row-major: transposed
         model.hfield_data[:] = ((heights.T - low) / span).reshape(-1)
     return model
+
+
+_CHUNKS_PER_THREAD = 4  # stepping: chunks per worker thread, taken on demand (load balance)
 
 
 class _SlicePool:
@@ -200,6 +204,12 @@ class MujocoSimulator(Simulator):
         bounds = np.linspace(0, n, min(threads, n) + 1).round().astype(int)
         self._slices = [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]
         self._pool = _SlicePool(len(self._slices))
+        # Stepping hands out small chunks on demand rather than one fixed slice per thread: a
+        # world that is falling (many contacts) costs several times one standing still, and
+        # fixed slices left one thread idle at the barrier while the other finished.
+        chunk = max(1, -(-n // (len(self._slices) * _CHUNKS_PER_THREAD)))
+        self._chunks = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+        self._next_chunk = itertools.count()
         self._targets = np.zeros((n, m.nu))
 
         def initial(k: int) -> None:
@@ -279,13 +289,21 @@ class MujocoSimulator(Simulator):
         if tuple(pd_targets.shape) != (self.num_envs, self.num_dofs):
             raise ValueError(f"pd_targets: expected ({self.num_envs}, {self.num_dofs}), got {tuple(pd_targets.shape)}")
         self._targets[:, self._act_of_dof] = pd_targets.detach().to("cpu", torch.float64).numpy()
-        self._pool.run(self._step_slice)
+        self._next_chunk = itertools.count()
+        self._pool.run(self._step_chunks)
 
-    def _step_slice(self, k: int) -> None:
+    def _step_chunks(self, k: int) -> None:
+        """Worker ``k``: step chunks until none is left (``next`` on a count is atomic under the GIL)."""
+        while True:
+            index = next(self._next_chunk)
+            if index >= len(self._chunks):
+                return
+            self._step_range(*self._chunks[index])
+
+    def _step_range(self, lo: int, hi: int) -> None:
         mj, m, decimation = self._mj, self.model, self.config.decimation
         step, kinematics, com_pos, com_vel = mj.mj_step, mj.mj_kinematics, mj.mj_comPos, mj.mj_comVel
         datas, targets, bad = self.datas, self._targets, self._bad_state
-        lo, hi = self._slices[k]
         contacts = []
         for i in range(lo, hi):
             d = datas[i]
