@@ -167,22 +167,21 @@ def _num(value: Any) -> str:
 
 def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
     """Training-style episodes (resets included); viewer when possible, else ``steps`` steps."""
+    from contextlib import ExitStack
+
     obs = env.reset()
     interactive = not options.headless and bool(os.environ.get("DISPLAY")) and options.record is None
     if interactive:
         return _run_in_viewer(env, policy, obs)
-    writer, renderer = _video_writer(options, env)
     returns: List[float] = []
-    try:
+    with ExitStack() as stack:
+        writer, renderer = _video_writer(options, env, stack)
         for _ in range(options.steps):
             obs, _reward, _terminated, _truncated, info = env.step(policy(obs))
             if "episode" in info:
                 returns.extend(float(r) for r in info["episode"]["return"])
             if writer is not None:
                 writer.write(renderer.render(env.sim.datas[0], text_lines=_overlay(env)))
-    finally:
-        if writer is not None:
-            writer.close()
     if not options.quiet:
         mean = sum(returns) / len(returns) if returns else float("nan")
         print(f"ran {options.steps} steps x {env.num_envs} envs; {len(returns)} episodes ended, mean return {mean:.3f}")
@@ -191,15 +190,15 @@ def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
     return 0
 
 
-def _video_writer(options: InferenceOptions, env: Any) -> Tuple[Any, Any]:
+def _video_writer(options: InferenceOptions, env: Any, stack: Any) -> Tuple[Any, Any]:
+    """A video of env 0 at the control rate (the file appears, atomically, when the run ends)."""
     if not options.record:
         return None, None
     from evaluation.rendering import OffscreenRenderer
     from evaluation.video import VideoWriter
 
-    renderer = OffscreenRenderer(env.sim.model, width=640, height=480)
-    writer = VideoWriter(options.record, fps=round(1.0 / env.dt), width=640, height=480)
-    writer.__enter__()
+    renderer = stack.enter_context(OffscreenRenderer(env.sim.model, width=640, height=480))
+    writer = stack.enter_context(VideoWriter(options.record, fps=round(1.0 / env.dt), width=640, height=480))
     return writer, renderer
 
 

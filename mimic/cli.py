@@ -25,6 +25,7 @@ COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 #: top-level commands (no sub-command): name → module exposing ``register_command(subparsers)``
 TOP_LEVEL_COMMANDS: Dict[str, str] = {
     "train": "mimic.commands.train",
+    "visualize": "mimic.commands.visualize",
     "inference": "mimic.commands.inference",
     "report": "mimic.commands.report",
 }

@@ -18,6 +18,11 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# MuJoCo picks its OpenGL backend when first imported (any test module may import it first);
+# without a display, offscreen rendering tests need EGL (Mesa's runs on the CPU), not GLFW.
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
 # Two intra-op threads for every test session, whatever the machine: float reductions then
 # split the same way on a 2-core laptop and a 64-core CI runner (so tolerances tuned on one
 # hold on the other), and parallel test runs do not oversubscribe the CPU. Library code

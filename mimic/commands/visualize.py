@@ -1,0 +1,80 @@
+"""``mimic visualize``: MotionLibs side by side on kinematic humanoids (ProtoMotions'
+``examples/motion_libs_visualizer.py``), in MuJoCo's viewer or rendered offscreen to an mp4."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "visualize",
+        help="play MotionLibs side by side (viewer, or --headless --output video.mp4)",
+        description="Play motion k of every MotionLib at once, each on its own humanoid 1 m apart in x. "
+        "Keys: R next motion, 1/2 playback speed x1.5 / /1.5, 3/4 jerk threshold x1.5 / /1.5. Bodies whose "
+        "windowed normalised jerk exceeds the threshold are yellow, other markers red, reference contacts "
+        "purple. Without a display use --headless --output video.mp4.",
+    )
+    add = parser.add_argument
+    add("--motion-files", "--motion_files", nargs="+", required=True, metavar="PT", help="MotionLib .pt files")
+    add("--robot", "--robot-name", "--robot_name", default="smpl", help="robot (default smpl)")
+    add("--simulator", default="mujoco", choices=["mujoco"], help="renderer/kinematics backend")
+    add("--smoothness-threshold", "--smoothness_threshold", type=float, default=None,
+        help="normalised jerk above which a body is highlighted (default 6500)")  # fmt: skip
+    add("--window-sec", "--window_sec", type=float, default=None, help="jerk window in seconds (default 0.4)")
+    add("--playback-speed", "--playback_speed", type=float, default=1.0, help="initial speed, 0.01..10")
+    add("--motion-index", "--motion_index", type=int, default=0, help="motion index to start with")
+    add("--headless", action="store_true", help="render offscreen into --output instead of opening a window")
+    add("--output", default=None, help="video file to write (H.264 .mp4); implies --headless")
+    add("--max-frames", "--max_frames", type=int, default=None,
+        help="frames to render (default: the selected motion once)")  # fmt: skip
+    add("--width", type=int, default=640, help="video width in pixels (even)")
+    add("--height", type=int, default=480, help="video height in pixels (even)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evaluation.rendering import RenderingBackendError, configure_gl_backend, has_display
+    from evaluation.smoothness import DEFAULT_JERK_THRESHOLD, DEFAULT_WINDOW_S
+    from motion.errors import MotionDataError
+
+    headless = args.headless or args.output is not None
+    problem = None
+    if headless and args.output is None:
+        problem = "--headless needs --output video.mp4"
+    elif not headless and not has_display():
+        problem = "no display (DISPLAY is not set): use --headless --output video.mp4"
+    elif args.max_frames is not None and args.max_frames < 1:
+        problem = f"--max-frames must be ≥ 1, got {args.max_frames}"
+    elif headless and (args.width < 2 or args.height < 2 or args.width % 2 or args.height % 2):
+        problem = f"--width and --height must be even and ≥ 2 (H.264 yuv420p), got {args.width}x{args.height}"
+    elif args.window_sec is not None and not args.window_sec > 0:
+        problem = f"--window-sec must be positive, got {args.window_sec}"
+    if problem:
+        print(f"mimic visualize: error: {problem}", file=sys.stderr)
+        return 2
+    options = {
+        "threshold": DEFAULT_JERK_THRESHOLD if args.smoothness_threshold is None else args.smoothness_threshold,
+        "window_s": DEFAULT_WINDOW_S if args.window_sec is None else args.window_sec,
+        "speed": args.playback_speed,
+        "motion_index": args.motion_index,
+    }
+    try:
+        configure_gl_backend()  # before anything imports mujoco
+        from evaluation.visualizer import render_headless, run_interactive
+
+        if headless:
+            result = render_headless(
+                args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height, **options
+            )
+        else:
+            result = run_interactive(args.motion_files, args.robot, args.max_frames, **options)
+    except MotionDataError:
+        raise  # mimic.cli reports bad input files (file, field, expected, found)
+    except (RenderingBackendError, ValueError) as error:
+        print(f"mimic visualize: error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
