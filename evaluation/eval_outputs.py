@@ -25,31 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from evaluation.metrics import METRIC_NAMES
 from motion.errors import MotionDataError
 from motion.io_utils import atomic_output, atomic_torch_save, atomic_write_text
 
 PathLike = Union[str, Path]
 
 #: per_motion.parquet columns, in file order: name → Python type (int → int64, float → float64).
+#: per_motion.parquet: the evaluator's row columns (evaluation.metrics.ROW_COLUMNS) and their types.
 PER_MOTION_COLUMNS: Dict[str, type] = dict(
-    [
-        ("motion_id", int),
-        ("file", str),
-        ("subset", str),
-        ("frames", int),
-        ("success", bool),
-        ("failure_frame", int),
-        ("gt_err", float),  # m
-        ("e_g_mpjpe", float),  # mm
-        ("e_mpjpe", float),  # mm
-        ("e_pa_mpjpe", float),  # mm
-        ("e_acc", float),  # mm/frame²
-        ("e_vel", float),  # mm/frame
-        ("gr_err", float),  # rad
-        ("max_joint_error", float),  # m
-        ("normalized_jerk", float),  # unitless
-        ("high_jerk_pct", float),  # %
-    ]
+    [("motion_id", int), ("file", str), ("subset", str), ("frames", int), ("success", bool), ("failure_frame", int)]
+    + [(name, float) for name in METRIC_NAMES]  # units: evaluation.metrics.METRIC_UNITS
 )
 
 SUMMARY_JSON = "summary.json"
