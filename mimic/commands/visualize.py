@@ -71,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             result = run_interactive(args.motion_files, args.robot, args.max_frames, **options)
+            print(
+                f"visualize: frames {result['frames']}, motion index {result['motion_index']}, "
+                f"speed {result['speed']:.6g}, threshold {result['threshold']:.6g}",
+                file=sys.stderr,
+            )
     except MotionDataError:
         raise  # mimic.cli reports bad input files (file, field, expected, found)
     except (RenderingBackendError, ValueError) as error:

@@ -1,0 +1,137 @@
+"""`mimic visualize` in MuJoCo's real (GLFW) passive viewer, on a virtual X server (Xvfb).
+
+The viewer needs a display; Xvfb provides one and Mesa renders it in software. Keys are sent
+to the viewer window with xdotool, as a person at the keyboard would, and the command reports
+the playback state it ended with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("Xvfb") is None, reason="Xvfb is not on PATH (Debian: apt-get install xvfb)"
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WINDOW_TITLE = "^MuJoCo"  # mujoco.viewer names its window "MuJoCo"
+#: The viewer sizes its window from the screen; with software GL a 1280×720 screen renders
+#: about 7 frames/s on 2 busy cores, 640×480 keeps up with the 30 frames/s playback.
+SCREEN = "640x480x24"
+COMMAND_TIMEOUT_S = 120.0  # generous: model build, jerk and software GL on a slow 2-core runner
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """A running Xvfb (real process, killed at teardown); yields its DISPLAY value, e.g. ":5".
+
+    ``-displayfd`` lets Xvfb pick a free display number itself and write it to the pipe once it
+    accepts connections, so there is no guessing of free numbers and no polling.
+    """
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            number = pipe.readline().decode().strip()  # empty if Xvfb died before it was ready
+        if not number.isdigit():
+            server.kill()
+            _, err = server.communicate(timeout=10)
+            pytest.fail(f"Xvfb did not start: {err.decode(errors='replace')[-2000:]}")
+        yield f":{number}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def _viewer_env(display: str) -> Dict[str, str]:
+    env = dict(os.environ, DISPLAY=display, MUJOCO_GL="glfw")
+    env.pop("WAYLAND_DISPLAY", None)
+    env.pop("PYOPENGL_PLATFORM", None)  # conftest may set EGL for the offscreen tests
+    return env
+
+
+def _visualize_argv(lib: Path, max_frames: int) -> List[str]:
+    return [
+        sys.executable, "-m", "mimic.cli", "visualize",
+        "--motion_files", str(lib), str(lib), "--robot", "smpl", "--max-frames", str(max_frames),
+    ]  # fmt: skip
+
+
+def _report(stdout: str) -> Dict[str, object]:
+    """The JSON line the command prints last on stdout."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_viewer_plays_max_frames_and_exits_cleanly(synthetic_motion_lib: Path, x_display: str) -> None:
+    done = subprocess.run(
+        _visualize_argv(synthetic_motion_lib, 45),
+        env=_viewer_env(x_display),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    # Exit status 0, not -11: the viewer thread must be done before the interpreter exits.
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = _report(done.stdout)
+    assert report == {"frames": 45, "motion_index": 0, "speed": 1.0, "threshold": 6500.0, "keys": []}
+    assert "visualize: frames 45, motion index 0, speed 1, threshold 6500" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not on PATH (Debian: apt-get install xdotool)")
+def test_viewer_keys_change_speed_threshold_and_motion(synthetic_motion_lib: Path, x_display: str) -> None:
+    env = _viewer_env(x_display)
+    # 150 frames at 30 fps: about 5 s of playback, ample time for the keys after the window maps
+    # (keys that arrive before the first frame wait in the queue, so only the end is a deadline).
+    viewer = subprocess.Popen(
+        _visualize_argv(synthetic_motion_lib, 150),
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        keys = subprocess.run(
+            ["xdotool", "search", "--sync", "--name", WINDOW_TITLE, "key", "--delay", "50", "1", "1", "3", "r"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+        stdout, stderr = viewer.communicate(timeout=COMMAND_TIMEOUT_S)
+    finally:
+        if viewer.poll() is None:
+            viewer.kill()
+            viewer.communicate()
+    assert keys.returncode == 0, keys.stderr
+    assert viewer.returncode == 0, stderr[-3000:]
+    report = _report(stdout)
+    assert report["frames"] == 150
+    assert report["keys"] == ["1", "1", "3", "r"]
+    assert report["speed"] == pytest.approx(1.5 * 1.5)  # "1" twice: 1.0 × 1.5 × 1.5 = 2.25
+    assert report["threshold"] == pytest.approx(6500.0 * 1.5)  # "3" once: 9750
+    assert report["motion_index"] == 1  # "r": motion 0 → 1 (of the 4 synthetic clips)
+    assert "motion index 1, speed 2.25, threshold 9750" in stderr
