@@ -16,8 +16,8 @@ from motion.errors import MotionDataError
 
 #: group name → (help, command modules that add sub-commands to it)
 COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
-    "amass": ("AMASS archives: convert, fetch samples, synthesize clips",
-              ("mimic.commands.amass_convert", "mimic.commands.amass_data")),
+    "amass": ("AMASS archives: download, convert, fetch samples, synthesize clips",
+              ("mimic.commands.amass_convert", "mimic.commands.amass_data", "mimic.commands.amass_download")),
     "motionlib": ("package and inspect MotionLib .pt files", ("mimic.commands.motionlib",)),
     "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
 }  # fmt: skip
