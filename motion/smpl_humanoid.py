@@ -5,7 +5,8 @@ joint offsets come from :data:`motion.skeleton.NEUTRAL_OFFSETS`. Shape-specific 
 (:mod:`motion.smpl_shape`) pass their own offsets and geometry to the same builder.
 
 Control is PD *inside* the engine: each of the 69 hinges has a ``<general>`` actuator whose
-force is ``kp·ctrl − kp·q − kd·q̇``, so ``ctrl`` is the target angle in radians.
+force is ``kp·(ctrl − q)`` clipped to the effort limit, and joint damping ``kd``, so the torque
+is ``kp·(ctrl − q) − kd·q̇`` with ``ctrl`` the target angle in radians.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def build_smpl_humanoid_xml(
     root = ET.Element("mujoco", model=model_name)
     # Radians everywhere: joint ranges and ctrl ranges then share the unit of qpos.
     _sub(root, "compiler", angle="radian", autolimits="true")
-    # implicitfast integrates the actuators' velocity-dependent (−kd·q̇) force implicitly; at
+    # implicitfast integrates the velocity-dependent (−kd·q̇) joint damping implicitly; at
     # 120 Hz with kd up to 100 N·m·s/rad on light distal bodies explicit Euler diverges.
     _sub(root, "option", timestep=repr(PHYSICS_TIMESTEP), integrator="implicitfast")
     asset = _sub(root, "asset") if with_floor else None
@@ -240,6 +241,7 @@ def build_smpl_humanoid_xml(
 
     range_rad = _fmt([-math.radians(JOINT_RANGE_DEG), math.radians(JOINT_RANGE_DEG)])
     elements: List[ET.Element] = []
+    damping_of = dict(zip(spec.dof_names, spec.kd))
     for index, name in enumerate(spec.body_names):
         parent = worldbody if spec.parents[index] < 0 else elements[spec.parents[index]]
         body = _sub(parent, "body", name=name, pos=_fmt(spec.offsets[index]))
@@ -248,19 +250,21 @@ def build_smpl_humanoid_xml(
             _sub(body, "freejoint", name=name)
         else:
             for axis_name, axis in HINGE_AXES:
-                # stiffness/damping stay 0: the PD law lives in the actuators below, and passive
-                # joint springs would apply it a second time (doubling the gains).
+                # The PD damping kd lives here, as joint damping, which implicitfast integrates
+                # implicitly even while the actuator's force limit clips the spring term (a
+                # clipped actuator force has no derivative: a saturated PD diverged at 120 Hz).
                 _sub(body, "joint", name=f"{name}_{axis_name}", type="hinge", pos="0 0 0", axis=axis,
                      range=range_rad, limited="true", armature=_fmt([JOINT_ARMATURE]),
-                     stiffness="0", damping="0")  # fmt: skip
+                     stiffness="0", damping=_fmt([damping_of[f"{name}_{axis_name}"]]))  # fmt: skip
         _add_geom(body, body_geoms[index])
 
     actuator = _sub(root, "actuator")
     ctrl_range = _fmt([-math.pi, math.pi])
-    for dof, kp, kd in zip(spec.dof_names, spec.kp, spec.kd):
-        # force = gain·ctrl + bias = kp·ctrl − kp·q − kd·q̇: a PD controller with target ctrl.
+    for dof, kp in zip(spec.dof_names, spec.kp):
+        # force = gain·ctrl + bias = kp·(ctrl − q), clipped to ±effort; with the hinge's
+        # damping −kd·q̇ this is a PD controller with target ctrl.
         _sub(actuator, "general", name=dof, joint=dof, gainprm=_fmt([kp]), biastype="affine",
-             biasprm=_fmt([0.0, -kp, -kd]), ctrlrange=ctrl_range, ctrllimited="true",
+             biasprm=_fmt([0.0, -kp, 0.0]), ctrlrange=ctrl_range, ctrllimited="true",
              forcerange=_fmt([-spec.effort_limit, spec.effort_limit]), forcelimited="true")  # fmt: skip
 
     contact = _sub(root, "contact")

@@ -82,26 +82,28 @@ def test_actuators_are_pd_controllers_with_the_gain_table(model):
         kp, kd = body_gains(dof[:-2])
         assert (spec.kp[index], spec.kd[index]) == (kp, kd)
         assert model.actuator_gainprm[index, 0] == kp
-        np.testing.assert_array_equal(model.actuator_biasprm[index, :3], [0.0, -kp, -kd])
+        np.testing.assert_array_equal(model.actuator_biasprm[index, :3], [0.0, -kp, 0.0])
+        # kd is the hinge's damping (implicit under implicitfast even while the force clips)
+        assert model.dof_damping[model.joint(dof).dofadr[0]] == kd
         assert model.actuator_biastype[index] == mujoco.mjtBias.mjBIAS_AFFINE
         np.testing.assert_array_equal(model.actuator_forcerange[index], [-500.0, 500.0])
         np.testing.assert_allclose(model.actuator_ctrlrange[index], [-math.pi, math.pi], atol=1e-9)
     assert model.actuator_forcelimited.all() and model.actuator_ctrllimited.all()
 
-    # The engine computes kp·(target − q) − kd·q̇, clipped to ±500 N·m.
+    # The engine computes kp·(target − q) clipped to ±500 N·m, plus the damping −kd·q̇.
     data = mujoco.MjData(model)
     rng = np.random.default_rng(3)
     data.qpos[7:] = rng.uniform(-0.5, 0.5, 69)
     data.qvel[6:] = rng.uniform(-2.0, 2.0, 69)
     data.ctrl[:] = rng.uniform(-0.5, 0.5, 69)
     mujoco.mj_forward(model, data)
-    expected = np.clip(spec.kp * (data.ctrl - data.qpos[7:]) - spec.kd * data.qvel[6:], -500.0, 500.0)
+    expected = np.clip(spec.kp * (data.ctrl - data.qpos[7:]), -500.0, 500.0)
     np.testing.assert_allclose(data.actuator_force, expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(data.qfrc_damper[6:], -spec.kd * data.qvel[6:], rtol=1e-9, atol=1e-9)
 
 
-def test_no_passive_pd_and_implicitfast_at_120_hz(model):
-    assert not model.jnt_stiffness.any()
-    assert not model.dof_damping.any()
+def test_no_passive_spring_and_implicitfast_at_120_hz(model):
+    assert not model.jnt_stiffness.any()  # the spring term is the actuator's alone
     assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     assert model.opt.timestep == pytest.approx(1.0 / 120.0, rel=1e-15)
 
@@ -144,13 +146,15 @@ def test_drop_from_one_metre_lands_and_stays_finite():
     assert np.abs(data.qvel).max() < 20.0
 
 
-def test_explicit_euler_diverges_at_these_gains():
-    # Why the model asks for implicitfast: the same drop with explicit Euler blows up.
+def test_hinge_damping_keeps_even_semi_implicit_euler_stable():
+    # kd is joint damping, which MuJoCo integrates implicitly under Euler as well as
+    # implicitfast (with kd inside the actuators, this drop blew up under Euler at 120 Hz).
     model, data = _drop_model_and_data(mujoco.mjtIntegrator.mjINT_EULER)
     data.ctrl[:] = np.random.default_rng(0).uniform(-0.3, 0.3, model.nu)
     for _ in range(120):
         mujoco.mj_step(model, data)
-    assert data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number > 0
+    assert data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number == 0
+    assert np.isfinite(data.qpos).all() and np.abs(data.qvel).max() < 100.0
 
 
 def test_spec_has_gains_in_dof_order_without_mujoco_types():

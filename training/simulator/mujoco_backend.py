@@ -16,12 +16,14 @@ start) and returns only ``qpos``-level state, so the body poses, velocities and 
 environment needs cost a second pass over every world. What this backend loses to the reference
 is the per-world Python (~35 µs per world per control step, against ~240 µs of physics).
 
-Stability (measured, MuJoCo 4.0.0): at 120 Hz this model diverges under policy-like target noise
-(π·tanh of N(0, 0.055²) per control step: 16 of 16 standing worlds within 0.5 s) because the
-actuators' ±500 N·m limit saturates and a saturated PD has no implicit damping to keep it stable
-at this timestep. Stable in the same test: 240 Hz physics, no force limit, or hinge armature 0.1.
-MuJoCo resets a diverged world to the model's default pose; :attr:`MujocoSimulator.diverged`
-flags it for that step.
+Stability (measured, MuJoCo 4.0.0): with the whole PD law in a force-limited actuator, this
+model diverged at 120 Hz whenever the ±500 N·m limit saturated — a clipped force has no
+derivative, so ``implicitfast`` lost the damping it integrates implicitly (random policies:
+half of all world-steps diverged). The model therefore keeps only the spring term kp·(target − q)
+in the clipped actuator and puts kd on the hinges as joint damping, which the integrator always
+treats implicitly: the same test gives no divergence. The law differs from a clipped PD only
+while saturated (the damping is then not clipped). MuJoCo resets a world that still diverges to
+the model's default pose; :attr:`MujocoSimulator.diverged` flags it for that step.
 
 State returned by the accessors is a view of buffers that the next :meth:`~MujocoSimulator.step`
 or :meth:`~MujocoSimulator.reset_envs` overwrites (as with IsaacGym's state tensors): clone what
@@ -188,6 +190,7 @@ class MujocoSimulator(Simulator):
         self._raw_qpos = np.zeros((n, m.nq))
         self._raw_qvel = np.zeros((n, m.nv))
         self._raw_force = np.zeros((n, m.nu))
+        self._raw_damper = np.zeros((n, m.nv))
         # float32 outputs, exposed as zero-copy tensors
         b, d = self.num_bodies, self.num_dofs
         self._pos, self._rot = np.zeros((n, b, 3), np.float32), np.zeros((n, b, 4), np.float32)
@@ -335,6 +338,7 @@ class MujocoSimulator(Simulator):
         self._raw_qpos[i] = d.qpos
         self._raw_qvel[i] = d.qvel
         self._raw_force[i] = d.actuator_force
+        self._raw_damper[i] = d.qfrc_damper
 
     def _publish(self, rows) -> None:  # rows: slice or int array
         """Convert staged raw arrays of ``rows`` into the output buffers, vectorised."""
@@ -349,7 +353,8 @@ class MujocoSimulator(Simulator):
         self._ang_vel[rows] = cvel[..., :3]
         self._dof_pos[rows] = self._raw_qpos[rows][:, self._dof_qpos]
         self._dof_vel[rows] = self._raw_qvel[rows][:, self._dof_qvel]
-        self._torque[rows] = self._raw_force[rows][:, self._act_of_dof]
+        # The PD torque: the actuator's clipped spring term plus the hinge's (implicit) damping.
+        self._torque[rows] = self._raw_force[rows][:, self._act_of_dof] + self._raw_damper[rows][:, self._dof_qvel]
 
     def _contacts_of(self, i: int, d: mujoco.MjData) -> tuple:
         """World ``i``'s contacts, copied raw: ``(i, geom pairs (K, 2), frames (K, 9), friction
