@@ -28,6 +28,7 @@ TOP_LEVEL_COMMANDS: Dict[str, str] = {
     "visualize": "mimic.commands.visualize",
     "inference": "mimic.commands.inference",
     "report": "mimic.commands.report",
+    "lineage": "mimic.commands.lineage",
 }
 
 

@@ -328,5 +328,11 @@ def config_differences(old: Any, new: Any) -> List[Tuple[str, Any, Any]]:
 
 def config_hash(config: Any) -> str:
     """sha256 (hex) of the canonical JSON of :func:`config_to_dict` (sorted keys, no spaces)."""
-    canonical = json.dumps(config_to_dict(config), sort_keys=True, separators=(",", ":"))
+    return config_dict_hash(config_to_dict(config))
+
+
+def config_dict_hash(config: Any) -> str:
+    """sha256 (hex) of a config already in plain-dict form (as checkpoints store it): the hash
+    :func:`config_hash` gives the dataclass, so a stored dict re-hashes to its recorded hash."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from evaluation.training_evaluation import evaluation_due
+from training import pipes_reporting
 from training.config import ExperimentConfig
 from training.run_dir import RunDir, StartKind, StartMode
 
@@ -158,6 +159,7 @@ class _EpochLoop:
         self.started = time.time()
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
+        self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
 
     def run(self) -> int:
         from training.run_dir import load_checkpoint, restore_rng_state
@@ -184,6 +186,8 @@ class _EpochLoop:
                 self.evaluations = int(counters.get("eval_count", 0))
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
+        if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
+            self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
         try:
             while not self._finished():
@@ -196,6 +200,7 @@ class _EpochLoop:
                 if self.is_main:
                     metrics_csv.append(metrics)
                     self._progress_line(metrics)
+                    pipes_reporting.report_epoch(metrics)  # no-op unless Dagster launched us
                     if self.wandb is not None:
                         self.wandb.log(metrics, step=self.agent.epoch)
                 self._checkpoint_on_cadence()
@@ -208,6 +213,7 @@ class _EpochLoop:
         self._save(self.run_dir.last_checkpoint)
         if self.is_main:
             self._summary()
+            pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
             if self.wandb is not None:
                 self.wandb.finish()
         return 0
@@ -257,8 +263,9 @@ class _EpochLoop:
 
     def _save(self, path: Path) -> None:
         """Every rank takes part (RNG states are gathered); rank 0 writes."""
+        from training.lineage import utc_now
         from training.ppo import distributed
-        from training.run_dir import capture_rng_state, make_checkpoint, make_lineage, save_checkpoint
+        from training.run_dir import capture_rng_state, make_checkpoint, save_checkpoint
 
         rng = capture_rng_state()
         # This rank's own generators too: action noise/shuffling (agent) and motion sampling (env).
@@ -272,15 +279,7 @@ class _EpochLoop:
             torch.distributed.all_gather_object(states, rng)
         if not self.is_main:
             return
-        lineage = make_lineage(
-            experiment_file=self.options.experiment_path,
-            overrides=self.options.overrides,
-            start_mode=self.start,
-            motion_file=self.config.motion_file,
-            motion_file_md5=self.motion_md5,
-            simulator=self.config.simulator,
-            seed=self.config.seed,
-        )
+        lineage = dict(self.lineage, created=utc_now())
         payload = make_checkpoint(
             epoch=self.agent.epoch,
             step_count=self.agent.env_steps,
@@ -297,6 +296,18 @@ class _EpochLoop:
             lineage=lineage,
         )
         save_checkpoint(path, payload)
+
+    def _collect_lineage(self) -> Dict[str, Any]:
+        from training.lineage import collect_lineage
+
+        return collect_lineage(
+            self.config,
+            self.options.experiment_path,
+            self.options.overrides,
+            self.env.motion_lib.source,  # the file this rank loaded (a slurmrank pattern resolved)
+            self.start,
+            motion_file_md5=self.motion_md5,
+        )
 
     def _progress_line(self, metrics: Dict[str, Any]) -> None:
         if self.options.quiet:
