@@ -138,6 +138,12 @@ def _full_eval(
     )
     out_dir = output_dir_for(options, config)
     paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
+    from training import pipes_reporting
+
+    pipes_reporting.report_log(  # no-op unless Dagster launched this process
+        f"full-eval: success rate {summary['Eval/success_rate']:.4f} over {summary['num_motions']} motions, "
+        f"gt_err {summary['Eval/gt_err']:.4f} m; wrote {out_dir}"
+    )
     if not options.quiet:
         print(format_summary(summary))
         print(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))

@@ -163,6 +163,14 @@ def report_epoch(metrics: Mapping[str, Any]) -> None:
     session.context.log.info(epoch_line(metrics))
 
 
+def report_log(message: str) -> None:
+    """One line in the Dagster run's log (no-op unless launched by Dagster); the session closes
+    at exit. ``mimic inference`` uses it, so an evaluation launched through pipes reports too."""
+    session = _pipes_session()
+    if session is not None:
+        session.context.log.info(message)
+
+
 def report_final_checkpoint(checkpoint: PathLike) -> None:
     """Report the materialisation of the trained checkpoint and close the session (no-op unless
     launched by Dagster). The data version is the checkpoint file's md5."""

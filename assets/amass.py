@@ -1,0 +1,181 @@
+"""AMASS assets, one partition per subset: the clips (``amass_archives``) and their conversion
+to ``.motion`` files (``amass_motions``).
+
+Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.samples.fetch_sample_clips`,
+:func:`motion.batch_convert.convert_amass_tree`. Each materialisation records the md5 of its
+output folder (DVC's scheme, :mod:`assets.hashing`) as metadata and as its data version.
+"""
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from assets.amass_sources import download_subset, require_clips, stage_local_subset
+from assets.hashing import output_md5
+from motion.batch_convert import convert_amass_tree
+from motion.conversion import CONVERTER_VERSION, ConversionParams
+from motion.io_utils import atomic_write_text
+from motion.motion_config import MotionEntry, split_of_subset, write_motion_config
+from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
+from pipelines.resources import AmassCredentialsResource, PathsResource
+
+#: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
+AMASS_SUBSETS = (
+    "ACCAD", "BMLhandball", "BMLmovi", "BMLrub", "CMU", "CNRS", "DFaust", "DanceDB", "EKUT",
+    "EyesJapanDataset", "GRAB", "HDM05", "HUMAN4D", "HumanEva", "KIT", "MoSh", "PosePrior", "SFU",
+    "SOMA", "SSM", "TCDHands", "TotalCapture", "Transitions", "WEIZMANN",
+)  # fmt: skip
+AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS])
+#: The clip list a subset is converted from, kept in its output folder (as the DVC stage does).
+CLIPS_YAML = "clips.yaml"
+
+
+class ArchiveMode(str, Enum):
+    """Where ``amass_archives`` gets a subset's clips."""
+
+    auto = "auto"  # samples partition: samples; clips already in place: local; else download
+    download = "download"  # the AMASS server (needs the AMASS account resource)
+    local = "local"  # a folder of clips or an archive the user already has (local_path)
+    samples = "samples"  # the three public sample clips (samples partition only)
+
+
+class AmassArchivesConfig(dg.Config):
+    mode: ArchiveMode = Field(default=ArchiveMode.auto, description="auto | download | local | samples")
+    local_path: str = Field(
+        default="",
+        description="local mode: the subset's folder of clips, an AMASS root holding <subset>/, a folder holding "
+        "<subset>.tar.bz2, or the archive itself; empty: the clips are already at <data_root>/amass/<subset>/",
+    )
+    samples_base_url: str = Field(default="", description="samples mode: mirror of raw.githubusercontent.com")
+    model: str = Field(default="smplh/gender_specific/mosh_results", description="download mode: AMASS body model")
+    download_base_url: str = Field(default="https://download.is.tue.mpg.de", description="download mode: server")
+
+
+def _resolve_mode(config: AmassArchivesConfig, subset: str, target: Path) -> ArchiveMode:
+    if config.mode is not ArchiveMode.auto:
+        return config.mode
+    if subset == SAMPLES_SUBSET:
+        return ArchiveMode.samples
+    if config.local_path or (target.is_dir() and any(target.iterdir())):
+        return ArchiveMode.local
+    return ArchiveMode.download
+
+
+@dg.asset(
+    partitions_def=AMASS_PARTITIONS,
+    group_name="amass",
+    code_version="archives-1",
+    kinds={"python"},
+    description="AMASS clips of one subset at <data_root>/amass/<subset>/ (samples, local folder/archive, or "
+    "download from the AMASS server).",
+)
+def amass_archives(
+    context: dg.AssetExecutionContext,
+    config: AmassArchivesConfig,
+    paths: PathsResource,
+    amass_credentials: AmassCredentialsResource,
+) -> dg.MaterializeResult:
+    subset = context.partition_key
+    target = paths.amass_subset_dir(subset)
+    mode = _resolve_mode(config, subset, target)
+    extra: dict[str, object] = {}
+    if mode is ArchiveMode.samples:
+        if subset != SAMPLES_SUBSET:
+            raise dg.Failure(f"samples mode serves only the '{SAMPLES_SUBSET}' partition, not '{subset}'")
+        base_url = config.samples_base_url or DEFAULT_BASE_URL
+        fetched = fetch_sample_clips(paths.amass_dir, base_url=base_url)
+        how = f"{sum(f.downloaded for f in fetched)} sample clip(s) fetched from {base_url}, the rest already present"
+    elif mode is ArchiveMode.local:
+        source = Path(config.local_path) if config.local_path else target
+        how = stage_local_subset(source, subset, paths.amass_dir, context.log.warning)
+    else:
+        username, password = amass_credentials.require()
+        facts = download_subset(subset, paths.amass_dir, username, password, config.model, config.download_base_url)
+        extra["download"] = dg.MetadataValue.json(facts)
+        extra["archive_md5"], extra["archive_size_bytes"] = facts["md5"], facts["size"]
+        how = f"{'downloaded' if facts['downloaded'] else 'already downloaded'} {facts['archive']}"
+    clips = require_clips(target)
+    md5 = output_md5(target)
+    context.log.info(f"{subset}: {len(clips)} clips at {target} ({how}); md5 {md5}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "md5": md5,
+            "mode": mode.value,
+            "source": how,
+            "num_clips": len(clips),
+            "size_bytes": sum(clip.stat().st_size for clip in clips),
+            "split": split_of_subset(subset),
+            **extra,
+        },
+        data_version=dg.DataVersion(md5),
+    )
+
+
+class ConvertConfig(dg.Config):
+    output_fps: int = Field(default=30, description="as `mimic amass convert --output-fps`")
+    workers: int = Field(default=1, description="worker processes")
+    force_remake: bool = Field(default=False, description="reconvert clips whose .motion already exists")
+
+
+def _write_subset_motion_config(amass_root: Path, subset: str, path: Path) -> int:
+    """A motion config listing every clip of ``subset``, relative to the AMASS root (so each
+    clip's recorded subset, and hence its split, is the subset folder's name)."""
+    clips = require_clips(amass_root / subset)
+    entries = [MotionEntry(file=f"{subset}/{clip.relative_to(amass_root / subset).as_posix()}") for clip in clips]
+    write_motion_config(entries, path)
+    return len(entries)
+
+
+@dg.asset(
+    partitions_def=AMASS_PARTITIONS,
+    deps=[amass_archives],
+    group_name="amass",
+    code_version=f"convert-v{CONVERTER_VERSION}-1",
+    kinds={"python", "pytorch"},
+    description="The subset's clips converted to SMPL-humanoid .motion files (`mimic amass convert`): "
+    "<data_root>/dagster/motions/<subset>/<subset>/**.motion, with clips.yaml (the input list) and "
+    "motions/train/validation/test.yaml (the outputs, split by AMASS's default split).",
+)
+def amass_motions(
+    context: dg.AssetExecutionContext, config: ConvertConfig, paths: PathsResource
+) -> dg.MaterializeResult:
+    subset = context.partition_key
+    out_dir = paths.motions_subset_dir(subset)
+    params = ConversionParams(output_fps=config.output_fps)
+    # Beside the subset's folder, not in it: the folder holds exactly what DVC's convert stage
+    # writes, so both record the same md5 for the same clips and parameters.
+    stamp = paths.motions_dir / f"{subset}.conversion.json"
+    stamp_text = json.dumps(params.as_dict(), sort_keys=True)
+    # Outputs made with other parameters would be kept by the resumable converter: remake them.
+    force = config.force_remake or (stamp.is_file() and stamp.read_text() != stamp_text)
+    motion_config = out_dir / CLIPS_YAML
+    _write_subset_motion_config(paths.amass_dir, subset, motion_config)
+    report = convert_amass_tree(
+        paths.amass_dir, out_dir, motion_config=motion_config, params=params, force_remake=force,
+        workers=config.workers, progress=False,
+    )  # fmt: skip
+    context.log.info(report.summary())
+    if not report.ok:
+        raise dg.Failure(f"{len(report.failures)} clip(s) of {subset} failed to convert", metadata={
+            "failures": dg.MetadataValue.md("\n".join(f"- `{src}`: {why}" for src, why in report.failures)),
+        })  # fmt: skip
+    atomic_write_text(stamp_text, stamp)
+    md5 = output_md5(out_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(out_dir)),
+            "md5": md5,
+            "split": split_of_subset(subset),
+            "num_motions": len(report.converted) + len(report.skipped),
+            "converted": len(report.converted),
+            "skipped_already_done": len(report.skipped),
+            "source_frames": report.source_frames,
+            "seconds": round(report.seconds, 2),
+            "conversion": dg.MetadataValue.json(params.as_dict()),
+        },
+        data_version=dg.DataVersion(md5),
+    )

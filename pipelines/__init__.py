@@ -1,0 +1,1 @@
+"""The Dagster code location of mimicflow (``workspace.yaml`` → :mod:`pipelines.definitions`)."""
