@@ -1,7 +1,9 @@
 # mimicflow build and CI plumbing (GNU make).
 #
-#   make setup     .venv (torch pinned first, then the package with [dev]) + dvc in .tools
+#   make setup     .venv (torch pinned first, then the package with [dev]) + dvc in .tools + its remote
+#   make repro     setup, then `dvc repro` (dvc.yaml, params.yaml: the chain down to full-eval)
 #   make demo      setup, then the main job on embedded defaults (scripts/demo.sh)
+#   make ui        setup, then the Dagster UI on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster_home)
 #   make test      setup, lint, vermin, pytest  (what .ci/run calls)
 #   make bench     every benchmarks/bench_*.py
 #   make clean     caches and build outputs;  make distclean  also .venv and .tools
@@ -26,6 +28,10 @@ DVC_PIN := dvc==3.67.1
 DVC_VENV := .tools/dvc
 DVC_STAMP := $(DVC_VENV)/.stamp
 DVC := .tools/bin/dvc
+# The local DVC remote `make setup` configures, so `dvc push` / `dvc pull` work out of the box:
+# a folder outside the checkout, so it survives `make distclean` and clones share it.
+DVC_REMOTE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mimicflow/dvc-remote
+DVC_REMOTE_NAME := local-remote
 
 # Code that must keep running on Python 3.8 (IsaacGym's Python).
 PY38_DIRS := motion mimic training evaluation
@@ -38,12 +44,12 @@ PY38_DIRS := motion mimic training evaluation
 # (`--feature union-types` is not used: it flags tensor masks like `self.a | self.b`.)
 VERMIN_FLAGS := -t=3.8- --no-tips --violations --no-eval-annotations --no-parse-comments
 
-.PHONY: help setup dvc-tool lint vermin test demo bench clean distclean
+.PHONY: help setup dvc-tool dvc-remote repro ui lint vermin test demo bench clean distclean
 
 help:
-	@sed -n '3,7p' Makefile | sed 's/^# //'
+	@sed -n '3,9p' Makefile | sed 's/^# //'
 
-setup: $(VENV_STAMP) $(DVC_STAMP)
+setup: $(VENV_STAMP) $(DVC_STAMP) dvc-remote
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +66,24 @@ $(DVC_STAMP):
 	ln -sfn ../dvc/bin/dvc $(DVC)
 	$(DVC) --version
 	touch $@
+
+# Idempotent: (re)writes the remote's URL in .dvc/config.local (never committed), and makes it
+# the default only when no default remote is configured, so a remote of your own is left alone.
+dvc-remote: $(DVC_STAMP)
+	mkdir -p "$(DVC_REMOTE)"
+	$(DVC) remote add --local --force $(DVC_REMOTE_NAME) "$(DVC_REMOTE)"
+	$(DVC) remote default >/dev/null 2>&1 || $(DVC) remote default --local $(DVC_REMOTE_NAME)
+
+repro: setup
+	$(DVC) repro
+
+# Dagster with local storage: runs, event logs and schedules live in DAGSTER_HOME (a folder of
+# this checkout by default); the nightly evaluation schedule needs the daemon `dagster dev` runs.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+UI_PORT ?= 3000
+ui: setup
+	mkdir -p "$(DAGSTER_HOME)"
+	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

@@ -71,5 +71,5 @@ echo "  training curves:  $run_dir/plots/training_curves.png"
 echo
 echo "next:"
 echo "  make ui           # the Dagster UI on http://127.0.0.1:3000 (assets, runs, nightly evaluation)"
-echo "  .tools/bin/dvc repro   # rebuild the DVC pipeline end to end (dvc.yaml, params.yaml)"
+echo "  make repro        # the DVC pipeline end to end (dvc.yaml, params.yaml; a second run does nothing)"
 echo "  $mimic visualize --motion_files $motionlib_file ${latest_eval}predicted_motionlib.pt --robot smpl"
