@@ -12,12 +12,12 @@ import http.server
 import io
 import re
 import tarfile
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from loopback_http import LoopbackHTTPServer, QuietHandler
 
 from mimic.cli import main
 from motion.amass_download import (
@@ -76,7 +76,7 @@ def good_archive() -> bytes:
     return tar_bytes([regular(name, data) for name, data in GOOD_FILES.items()])
 
 
-class AmassLikeServer:
+class AmassLikeServer(LoopbackHTTPServer):
     """``POST /download.php?domain=amass&resume=1&sfile=...`` on 127.0.0.1, in a thread."""
 
     def __init__(self) -> None:
@@ -88,18 +88,11 @@ class AmassLikeServer:
         self.login_content_type = "text/html; charset=UTF-8"
         owner = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 owner.handle(self)
 
-            def log_message(self, *args: object) -> None:  # keep test output clean
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def serve(self, subset: str, data: bytes) -> bytes:
         self.archives[f"amass_per_dataset/{MODEL}/{subset}.tar.bz2"] = data
@@ -148,10 +141,6 @@ class AmassLikeServer:
             body, self.cut_first_after = body[: self.cut_first_after], None
             handler.close_connection = True  # the socket closes with Content-Length unmet
         handler.wfile.write(body)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture()

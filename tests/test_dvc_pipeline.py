@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, Iterator, List
@@ -33,6 +31,7 @@ from typing import Dict, Iterator, List
 import pytest
 import torch
 import yaml
+from loopback_http import StaticFileServer
 
 from motion.io_utils import file_sha256
 from motion.motion_file import load_motion
@@ -66,35 +65,6 @@ TINY_TRAIN = {
 TINY_EVALUATE = {"num-envs": 4, "num-threads": 1, "max-frames": 20}
 STEPS_PER_EPOCH = 4 * 8  # envs x agent.num_steps
 DVC_TIMEOUT_S = 300
-
-
-class _LoopbackGitHub:
-    """A ThreadingHTTPServer on 127.0.0.1 serving ``root`` (files at ``<owner>/<repo>/<branch>/<path>``)."""
-
-    def __init__(self, root: Path) -> None:
-        self.requests: List[str] = []
-        owner = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def do_GET(self) -> None:
-                owner.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _run(command: List[str], cwd: Path, env: Dict[str, str], timeout: float = DVC_TIMEOUT_S) -> str:
@@ -205,7 +175,7 @@ def pipeline(amass_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     for clip in SAMPLE_CLIPS:
         (www / clip.url_path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(amass_dir / clip.local_name, www / clip.url_path)
-    server = _LoopbackGitHub(www)
+    server = StaticFileServer(www)  # files at <owner>/<repo>/<branch>/<path>, as GitHub serves them
     try:
         root, remote, env = base / "repo", base / "remote", _dvc_environment(base / "dvc_home")
         _make_pipeline_repo(root, amass_dir, server.base_url, remote, env)

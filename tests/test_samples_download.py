@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import http.server
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Iterator, Tuple
 
 import pytest
+from loopback_http import StaticFileServer
 
 from mimic.commands import amass_data
 from motion.errors import MotionDataError
@@ -26,35 +25,11 @@ from motion.samples import (
 FAST = {"retries": 1, "backoff_s": 0.01, "timeout_s": 5.0}
 
 
-class _Server:
-    """A ThreadingHTTPServer on 127.0.0.1 serving ``root``; records every request path."""
-
-    def __init__(self, root: Path, delay_s: float = 0.0) -> None:
-        self.requests: List[str] = []
-        owner = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs) -> None:
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def do_GET(self) -> None:
-                owner.requests.append(self.path)
-                if delay_s:
-                    time.sleep(delay_s)
-                super().do_GET()
-
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _Server(root: Path, delay_s: float = 0.0) -> StaticFileServer:
+    """The static server, with the trailing slash the samples' base URL takes."""
+    server = StaticFileServer(root, delay_s)
+    server.base_url += "/"
+    return server
 
 
 @pytest.fixture()
