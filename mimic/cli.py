@@ -29,6 +29,7 @@ TOP_LEVEL_COMMANDS: Dict[str, str] = {
     "inference": "mimic.commands.inference",
     "report": "mimic.commands.report",
     "lineage": "mimic.commands.lineage",
+    "retarget": "mimic.commands.retarget",
 }
 
 

@@ -85,3 +85,15 @@ def synthetic_motion_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert convert_amass_tree(root / "amass", root / "motions", progress=False).ok
     package_motion_lib(root / "motions", root / "lib.pt")
     return root / "lib.pt"
+
+
+@pytest.fixture(scope="session")
+def g1_xml() -> Path:
+    """The Unitree G1 29-DoF MJCF (meshes beside it): ``<fixtures>/../robots/unitree_g1/g1_29dof.xml``."""
+    path = resolve_fixtures_dir().parent / "robots" / "unitree_g1" / "g1_29dof.xml"
+    if path.is_file():
+        return path
+    reason = f"G1 model not found at {path} (set MIMIC_FIXTURES to the shared fixtures directory)"
+    if _running_in_ci():
+        pytest.fail(f"CI must not skip real-data tests: {reason}", pytrace=False)
+    pytest.skip(reason)
