@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import torch
 from torch import Tensor
 
-from training.dof_conversion import hinge_angles_to_exp_map, hinge_rates_to_angular_velocity
+from training.dof_conversion import simulated_dofs_to_reference
 from training.envs.mimic_env import CONTACT_FORCE_THRESHOLD, MimicEnv
 
 #: obs (N, O) → raw actions (N, D); deterministic for an evaluation.
@@ -91,7 +91,7 @@ def evaluate(
             for env_id, (motion_id, count) in enumerate(zip(batch.tolist(), frames.tolist())):
                 rows.append(_motion_row(env, recording, env_id, motion_id, count))
                 if keep_predicted:
-                    predicted.append(_predicted_motion(recording, env_id, count))
+                    predicted.append(_predicted_motion(recording, env_id, count, env.sim.robot.dof_format))
     summary = summarize_motions(rows)
     predicted_lib = _predicted_motion_lib(env, ids, predicted) if keep_predicted else None
     return EvaluationResult(rows=rows, summary=summary, predicted_motion_lib=predicted_lib)
@@ -169,25 +169,24 @@ def motion_subset(metadata: Dict[str, Any], motion_id: int) -> str:
     return ""
 
 
-def _predicted_motion(rec: _BatchRecording, env_id: int, count: int) -> Dict[str, Tensor]:
-    """One simulated motion in MotionLib layout (F = ``count`` frames)."""
+def _predicted_motion(rec: _BatchRecording, env_id: int, count: int, dof_format: str) -> Dict[str, Tensor]:
+    """One simulated motion in MotionLib layout (F = ``count`` frames); DoFs converted per ``dof_format``."""
     dof_pos = rec.dof_pos[:count, env_id]
     dof_vel = rec.dof_vel[:count, env_id]
     rot = rec.rot[:count, env_id]
-    from motion.rotations import quat_from_euler_xyz
-
-    hinge = dof_pos.reshape(count, -1, 3)
-    local = torch.cat([rot[:, :1], quat_from_euler_xyz(hinge)], dim=1)  # root: its world rotation
-    return {
+    dps, dvs, local = simulated_dofs_to_reference(dof_format, dof_pos, dof_vel, rot[:, 0])
+    motion = {
         "gts": rec.pos[:count, env_id].clone(),
         "grs": rot.clone(),
         "gvs": rec.vel[:count, env_id].clone(),
         "gavs": rec.ang_vel[:count, env_id].clone(),
-        "dps": hinge_angles_to_exp_map(dof_pos),
-        "dvs": hinge_rates_to_angular_velocity(dof_pos, dof_vel),
-        "lrs": local,
-        "contacts": rec.contacts[:count, env_id].clone(),
+        "dps": dps,
+        "dvs": dvs,
     }
+    if local is not None:
+        motion["lrs"] = local
+    motion["contacts"] = rec.contacts[:count, env_id].clone()
+    return motion
 
 
 def _predicted_motion_lib(env: MimicEnv, ids: Tensor, motions: List[Dict[str, Tensor]]) -> Dict[str, Any]:

@@ -6,9 +6,10 @@ side. Nothing is simulated: gravity is off and poses are written straight into `
 followed by ``mj_kinematics``. The copies keep the robot's actuators (harmless, never driven).
 
 Pose convention (MotionLib → MuJoCo): root position + copy offset → free-joint position; root
-rotation xyzw → free-joint quaternion wxyz; local rotations of bodies 1..B−1 → hinge angles
-(intrinsic x-y-z Euler, :func:`training.dof_conversion.local_rotations_to_hinge_angles`), or the
-exp-map ``dof_pos`` converted when the library has no local rotations.
+rotation xyzw → free-joint quaternion wxyz; DoFs → hinge angles per the robot's ``dof_format``
+(:func:`training.dof_conversion.reference_dof_positions`: for the SMPL humanoid the local rotations
+of bodies 1..B−1 as intrinsic x-y-z Euler angles, or its exp-map ``dof_pos`` converted; for the
+G1 the ``dof_pos`` themselves).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class VisualizerScene:
 
     def set_motion_state(self, copy: int, state: MotionState, row: int = 0) -> None:
         """Pose ``copy`` from row ``row`` of a :class:`~motion.motion_lib.MotionState`."""
-        root_pos, root_rot, hinges = motion_state_pose(state, row)
+        root_pos, root_rot, hinges = motion_state_pose(state, row, self.robot.dof_format)
         self.set_pose(copy, root_pos, root_rot, hinges)
 
     def forward(self) -> None:
@@ -113,16 +114,20 @@ class VisualizerScene:
         return roots.mean(axis=0)
 
 
-def motion_state_pose(state: MotionState, row: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def motion_state_pose(
+    state: MotionState, row: int = 0, dof_format: str = "exp_map_3hinge"
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Root position (3,) m, root rotation (4,) xyzw and hinge angles (D,) rad of one state row."""
-    from training.dof_conversion import exp_map_to_hinge_angles, local_rotations_to_hinge_angles
+    from training.dof_conversion import reference_dof_positions
 
     root_pos = state.rigid_body_pos[row, 0].detach().double().cpu().numpy()
     root_rot = state.rigid_body_rot[row, 0].detach().double().cpu().numpy()
-    if state.local_rigid_body_rot is not None:
-        hinges = local_rotations_to_hinge_angles(state.local_rigid_body_rot[row, 1:].double())
-    else:
-        hinges = exp_map_to_hinge_angles(state.dof_pos[row].double())
+    local = state.local_rigid_body_rot
+    one_row = state._replace(
+        dof_pos=state.dof_pos[row : row + 1].double(),
+        local_rigid_body_rot=None if local is None else local[row : row + 1].double(),
+    )
+    hinges = reference_dof_positions(dof_format, one_row)[0]
     return root_pos, root_rot, hinges.detach().cpu().numpy()
 
 

@@ -26,7 +26,7 @@ class BaselineAgent:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
 
     def act(self, obs: Tensor) -> Tensor:
-        """Raw actions (N, D): the env applies PD target = action_scale · tanh(action)."""
+        """Raw actions (N, D): the env maps them to PD targets (:meth:`MimicEnv.pd_targets`)."""
         num_envs, num_actions = obs.shape[0], self.env.num_actions
         if self.kind == "zero":
             return torch.zeros(num_envs, num_actions)
@@ -34,5 +34,4 @@ class BaselineAgent:
             return torch.randn(num_envs, num_actions, generator=self.generator)
         # The target the PD should reach by the end of this control step.
         targets = self.env.reference_pd_targets(self.env.motion_times + self.env.dt)
-        scale = self.env.env_config.action_scale
-        return torch.atanh((targets / scale).clamp(-1.0 + 1e-6, 1.0 - 1e-6))
+        return self.env.actions_for_targets(targets)

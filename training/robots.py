@@ -7,7 +7,7 @@ environment and every simulator backend read them from one place.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from training.simulator.base import RobotSpec
 
@@ -32,14 +32,47 @@ def smpl_robot() -> RobotSpec:
     )
 
 
-ROBOTS: Dict[str, Callable[[], RobotSpec]] = {"smpl": smpl_robot}
+def g1_robot(robot_xml: Optional[str] = None) -> RobotSpec:
+    """The Unitree G1 (29 hinges + free root, 30 bodies) from its MJCF, rewritten for in-engine PD.
+
+    Action mapping per 1-DoF joint (ProtoMotions' rule): offset = mid-range, scale = half-range of
+    the joint limits, so tanh(a) ∈ (−1, 1) spans exactly the joint's range.
+    """
+    from training.robot_g1 import G1_CONTACT_BODIES, build_g1_robot_xml, joint_gains, resolve_g1_xml
+
+    path = resolve_g1_xml(robot_xml)
+    xml, bodies, hinges, ranges, efforts = build_g1_robot_xml(path)
+    gains = [joint_gains(name) for name in hinges]
+    return RobotSpec(
+        name="g1",
+        mjcf_xml=xml,
+        body_names=tuple(bodies),
+        dof_names=tuple(hinges),
+        kp=tuple(kp for kp, _, _ in gains),
+        kd=tuple(kd for _, kd, _ in gains),
+        effort_limit=tuple(efforts),
+        dof_lower=tuple(low for low, _ in ranges),
+        dof_upper=tuple(high for _, high in ranges),
+        contact_bodies=G1_CONTACT_BODIES,
+        dof_format="joint_angles",
+        action_offset=tuple(0.5 * (low + high) for low, high in ranges),
+        action_scale=tuple(0.5 * (high - low) for low, high in ranges),
+        model_path=str(path),
+    )
 
 
-def robot_by_name(name: str) -> RobotSpec:
-    try:
-        return ROBOTS[name]()
-    except KeyError:
-        raise ValueError(f"unknown robot {name!r}; known robots: {', '.join(sorted(ROBOTS))}") from None
+ROBOTS: Dict[str, Callable[..., RobotSpec]] = {"smpl": smpl_robot, "g1": g1_robot}
+#: Robots built from an external model file (accept ``robot_xml``); the others generate theirs.
+FILE_ROBOTS = ("g1",)
+
+
+def robot_by_name(name: str, robot_xml: Optional[str] = None) -> RobotSpec:
+    """The robot ``name``; ``robot_xml`` overrides where a file-based robot's MJCF is found."""
+    if name not in ROBOTS:
+        raise ValueError(f"unknown robot {name!r}; known robots: {', '.join(sorted(ROBOTS))}")
+    if robot_xml is not None and name not in FILE_ROBOTS:
+        raise ValueError(f"robot {name!r} builds its own model; robot_xml applies only to {', '.join(FILE_ROBOTS)}")
+    return ROBOTS[name](robot_xml) if name in FILE_ROBOTS else ROBOTS[name]()
 
 
 def robot_names() -> Tuple[str, ...]:

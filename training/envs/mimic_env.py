@@ -2,13 +2,14 @@
 
 Contract (used by PPO and the evaluator): ``reset() -> obs`` (N, O);
 ``step(actions) -> (obs, reward, terminated, truncated, info)`` with actions (N, D) raw policy
-outputs (PD target = action_scale · tanh(a)). Envs that ended are reset inside ``step``: ``obs``
-already starts their next episode and ``info["final_obs"]`` holds the observation before the
-reset (for bootstrapping). ``terminated`` means failure (a body strayed more than
-``termination_distance`` from its reference); ``truncated`` means time-out or the end of the
-reference clip — the episode ends but its value is bootstrapped. With ``auto_reset`` False
-(evaluation) ended envs are not reset: they keep simulating while their reference holds its
-last frame.
+outputs (PD target = action_offset + action_scale · tanh(a), per DoF from the robot spec, or
+the experiment's scalar ``env.action_scale`` with offset 0 when the spec has none). Envs that
+ended are reset inside ``step``: ``obs`` already starts their next episode and
+``info["final_obs"]`` holds the observation before the reset (for bootstrapping).
+``terminated`` means failure (a body strayed more than ``termination_distance`` from its
+reference); ``truncated`` means time-out or the end of the reference clip — the episode ends
+but its value is bootstrapped. With ``auto_reset`` False (evaluation) ended envs are not reset:
+they keep simulating while their reference holds its last frame.
 """
 
 from __future__ import annotations
@@ -20,11 +21,7 @@ from torch import Tensor
 
 from motion.motion_lib import MotionLib, MotionState
 from training.config import ExperimentConfig
-from training.dof_conversion import (
-    angular_velocity_to_hinge_rates,
-    exp_map_to_hinge_angles,
-    local_rotations_to_hinge_angles,
-)
+from training.dof_conversion import reference_dof_positions, reference_dof_velocities
 from training.envs.observations import (
     height_map_points,
     height_map_world_points,
@@ -56,6 +53,13 @@ class MimicEnv:
         self.num_actions = simulator.num_dofs
         self.dt = simulator.control_dt
         robot = simulator.robot
+        self.dof_format = robot.dof_format
+        #: Per-DoF action mapping (D,) rad, or None: the scalar ``env.action_scale`` and offset 0.
+        self.action_offset: Optional[Tensor] = None
+        self.action_scale: Optional[Tensor] = None
+        if robot.action_scale:
+            self.action_offset = torch.tensor(robot.action_offset or (0.0,) * len(robot.action_scale))
+            self.action_scale = torch.tensor(robot.action_scale)
         self.contact_body_ids = torch.tensor([robot.body_names.index(b) for b in robot.contact_bodies])
         self._ref_contacts = self._smoothed_reference_contacts()
         obs_config = self.env_config.observations
@@ -114,7 +118,21 @@ class MimicEnv:
 
     def reference_pd_targets(self, times: Tensor) -> Tensor:
         """Hinge angles (N, D) of the reference pose at ``times``: what an oracle feeds the PD."""
-        return _hinge_angles(self.motion_lib.get_motion_state(self.motion_ids, times))
+        return reference_dof_positions(self.dof_format, self.motion_lib.get_motion_state(self.motion_ids, times))
+
+    def pd_targets(self, actions: Tensor) -> Tensor:
+        """PD targets (N, D) rad of raw policy actions (N, D)."""
+        if self.action_scale is None:
+            return self.env_config.action_scale * torch.tanh(actions)
+        return self.action_offset + self.action_scale * torch.tanh(actions)
+
+    def actions_for_targets(self, targets: Tensor) -> Tensor:
+        """The raw actions (N, D) whose PD targets are ``targets`` (N, D), clipped just inside the range."""
+        if self.action_scale is None:
+            unit = targets / self.env_config.action_scale
+        else:
+            unit = (targets - self.action_offset) / self.action_scale
+        return torch.atanh(unit.clamp(-1.0 + 1e-6, 1.0 - 1e-6))
 
     # --- episodes ----------------------------------------------------------------------------
 
@@ -155,8 +173,8 @@ class MimicEnv:
         self.ref_offset[env_ids] = offset
         raised = offset.clone()
         raised[:, 2] += self.env_config.ref_respawn_offset
-        hinge_pos = _hinge_angles(ref)
-        hinge_vel = angular_velocity_to_hinge_rates(hinge_pos, ref.dof_vel)
+        hinge_pos = reference_dof_positions(self.dof_format, ref)
+        hinge_vel = reference_dof_velocities(self.dof_format, ref, hinge_pos)
         root = RootState(
             root_pos + raised, ref.rigid_body_rot[:, 0], ref.rigid_body_vel[:, 0], ref.rigid_body_ang_vel[:, 0]
         )
@@ -198,7 +216,7 @@ class MimicEnv:
     # --- stepping ----------------------------------------------------------------------------
 
     def step(self, actions: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Dict[str, Any]]:
-        targets = self.env_config.action_scale * torch.tanh(actions)
+        targets = self.pd_targets(actions)
         self.sim.step(targets)
         self.motion_times += self.dt
         self.progress += 1
@@ -300,13 +318,6 @@ _EPISODE_FIELDS = (
     "prev_targets",
     "episode_return",
 )
-
-
-def _hinge_angles(state: MotionState) -> Tensor:
-    """Simulator joint coordinates of a reference state: Euler x-y-z of each local rotation."""
-    if state.local_rigid_body_rot is not None:
-        return local_rotations_to_hinge_angles(state.local_rigid_body_rot[:, 1:])
-    return exp_map_to_hinge_angles(state.dof_pos)
 
 
 def _metrics(terms: Dict[str, Tensor], weighted: Dict[str, Tensor], terminated: Tensor) -> Dict[str, Tensor]:

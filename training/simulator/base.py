@@ -6,9 +6,11 @@ All tensors are torch, on
 ``simulator.device``, in the robot's body order (``RobotSpec.body_names``) and DoF order
 (``RobotSpec.dof_names``); quaternions are xyzw; world frame is z-up; SI units.
 
-DoF positions are the simulator's joint coordinates: for the SMPL humanoid, three hinges per
-body on x, y, z, i.e. intrinsic x-y-z Euler angles of each local rotation (R = Rx·Ry·Rz) — not
-the exp-map that MotionLibs store. :mod:`training.dof_conversion` converts between them.
+DoF positions are the simulator's joint coordinates. ``RobotSpec.dof_format`` says how they
+relate to a MotionLib's ``dof_pos``: ``"exp_map_3hinge"`` (SMPL humanoid) — three hinges per
+body on x, y, z, i.e. intrinsic x-y-z Euler angles of each local rotation (R = Rx·Ry·Rz), while
+the MotionLib stores exp-maps; ``"joint_angles"`` (G1 and other 1-DoF-joint robots) — the
+MotionLib stores the hinge angles themselves. :mod:`training.dof_conversion` converts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class RobotSpec:
     dof_lower: Tuple[float, ...]  # per DoF, rad
     dof_upper: Tuple[float, ...]
     contact_bodies: Tuple[str, ...] = ()  # bodies whose contacts the env reads (e.g. feet)
+    dof_format: str = "exp_map_3hinge"  # MotionLib dof_pos ↔ hinge angles: see training.dof_conversion
+    # PD target = action_offset + action_scale · tanh(a), per DoF, rad. Empty: every DoF uses
+    # offset 0 and the experiment's scalar ``env.action_scale`` (π: the SMPL humanoid's 3-hinge joints).
+    action_offset: Tuple[float, ...] = ()
+    action_scale: Tuple[float, ...] = ()
+    model_path: Optional[str] = None  # the MJCF file the model came from (meshes beside it); None if generated
 
 
 @dataclass(frozen=True)
