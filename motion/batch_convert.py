@@ -21,7 +21,7 @@ from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_
 from motion.errors import MotionDataError
 from motion.io_utils import file_md5
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
-from motion.motion_file import save_motion
+from motion.motion_file import SMPL_SIZES, save_motion
 
 PathLike = Union[str, Path]
 MOTION_FORMAT_VERSION = 1
@@ -191,7 +191,7 @@ def _convert_prefetched(
         for (job, clip, _poses, _trans, _fps, step, md5), motion in zip(prepared, motions):
             try:
                 motion["mimicflow"] = _metadata(clip, job, params, step, md5.result())
-                save_motion(motion, job.output)
+                save_motion(motion, job.output, SMPL_SIZES)
                 results[job.source] = (job.source, None, clip.num_frames)
             except OSError as error:
                 results[job.source] = (job.source, f"cannot read or write {job.output}: {error}", 0)

@@ -1,23 +1,32 @@
 """Per-clip ``.motion`` files: save, load and validate (ProtoMotions-compatible).
 
-A ``.motion`` file is a ``torch.save`` dict, one clip of ``T`` frames of the 24-body SMPL humanoid:
+A ``.motion`` file is a ``torch.save`` dict, one clip of ``T`` frames of a body tree of ``B`` bodies
+with ``D`` degrees of freedom: the 24-body SMPL humanoid (``B`` = 24, ``D`` = 69) or a robot such as
+the Unitree G1 (``B`` = 30, ``D`` = 29, hinge angles):
 
 =========================  ==============  =========  =====================================
 key                        shape           dtype      meaning
 =========================  ==============  =========  =====================================
 ``fps``                    —               int        frames per second
-``rigid_body_pos``         (T, 24, 3)      float32    body origins, world frame, metres
-``rigid_body_rot``         (T, 24, 4)      float32    body rotations, world frame, xyzw
-``rigid_body_vel``         (T, 24, 3)      float32    linear velocities, m/s
-``rigid_body_ang_vel``     (T, 24, 3)      float32    angular velocities, rad/s
-``dof_pos``                (T, 69)         float32    exp-map of the local rotations of bodies 1..23
-``dof_vel``                (T, 69)         float32    rad/s
-``rigid_body_contacts``    (T, 24)         bool       body touches the ground
-``local_rigid_body_rot``   (T, 24, 4)      float32    rotations relative to the parent body, xyzw
+``rigid_body_pos``         (T, B, 3)       float32    body origins, world frame, metres
+``rigid_body_rot``         (T, B, 4)       float32    body rotations, world frame, xyzw
+``rigid_body_vel``         (T, B, 3)       float32    linear velocities, m/s
+``rigid_body_ang_vel``     (T, B, 3)       float32    angular velocities, rad/s
+``dof_pos``                (T, D)          float32    SMPL: exp-map of the local rotations of
+                                                      bodies 1..23; robots: joint angles, rad
+``dof_vel``                (T, D)          float32    rad/s
+``rigid_body_contacts``    (T, B)          bool       body touches the ground
+``local_rigid_body_rot``   (T, B, 4)       float32    rotations relative to the parent body, xyzw
 ``mimicflow``              —               dict       our metadata (optional; str/int/float/bool/None
                                                       /list/dict values): source path and md5,
                                                       converter version, conversion parameters, ...
 =========================  ==============  =========  =====================================
+
+Every field is required (ProtoMotions writes all eight for its humanoids and robots alike). ``B``
+and ``D`` come from the file itself: all fields must agree on ``T``, ``B`` and ``D``, and a
+disagreement names the field that differs from the most others. Callers that know the body tree
+pass ``expected`` sizes (e.g. :data:`SMPL_SIZES` when converting AMASS): then a file of another
+size is refused naming the first field that differs.
 
 ProtoMotions 3 also pickles an enum under ``state_conversion``; :func:`load_motion` reads such
 files with ``weights_only=True`` by allowing exactly one stand-in class for that enum, and returns
@@ -32,7 +41,7 @@ import math
 import numbers
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
 
@@ -42,16 +51,17 @@ from motion.skeleton import NUM_BODIES, NUM_DOFS
 
 PathLike = Union[str, Path]
 
-#: Per-frame tensors of a ``.motion`` file, each with its per-frame shape and dtype.
-MOTION_FIELDS: Dict[str, Tuple[Tuple[int, ...], torch.dtype]] = {
-    "rigid_body_pos": ((NUM_BODIES, 3), torch.float32),
-    "rigid_body_rot": ((NUM_BODIES, 4), torch.float32),
-    "rigid_body_vel": ((NUM_BODIES, 3), torch.float32),
-    "rigid_body_ang_vel": ((NUM_BODIES, 3), torch.float32),
-    "dof_pos": ((NUM_DOFS,), torch.float32),
-    "dof_vel": ((NUM_DOFS,), torch.float32),
-    "rigid_body_contacts": ((NUM_BODIES,), torch.bool),
-    "local_rigid_body_rot": ((NUM_BODIES, 4), torch.float32),
+#: Per-frame tensors of a ``.motion`` file, each with its per-frame shape and dtype. ``"B"`` stands
+#: for the number of bodies and ``"D"`` for the number of degrees of freedom, both read from the file.
+MOTION_FIELDS: Dict[str, Tuple[Tuple[Union[int, str], ...], torch.dtype]] = {
+    "rigid_body_pos": (("B", 3), torch.float32),
+    "rigid_body_rot": (("B", 4), torch.float32),
+    "rigid_body_vel": (("B", 3), torch.float32),
+    "rigid_body_ang_vel": (("B", 3), torch.float32),
+    "dof_pos": (("D",), torch.float32),
+    "dof_vel": (("D",), torch.float32),
+    "rigid_body_contacts": (("B",), torch.bool),
+    "local_rigid_body_rot": (("B", 4), torch.float32),
 }
 #: Every key a ``.motion`` file must have.
 MOTION_KEYS: Tuple[str, ...] = ("fps",) + tuple(MOTION_FIELDS)
@@ -64,6 +74,29 @@ METADATA_KEY = "mimicflow"
 STATE_CONVERSION_KEY = "state_conversion"
 #: How far from 1 a stored quaternion's norm may be (float32 FK output is within ~1e-6).
 UNIT_NORM_TOLERANCE = 1e-3
+
+
+class MotionSizes(NamedTuple):
+    """Body and degree-of-freedom counts of a ``.motion`` file's body tree."""
+
+    num_bodies: int  # B
+    num_dofs: int  # D
+
+
+class MotionShape(NamedTuple):
+    """Frame, body and degree-of-freedom counts of one ``.motion`` file."""
+
+    num_frames: int  # T
+    num_bodies: int  # B
+    num_dofs: int  # D
+
+    @property
+    def sizes(self) -> MotionSizes:
+        return MotionSizes(self.num_bodies, self.num_dofs)
+
+
+#: The 24-body SMPL humanoid: three exp-map dofs per non-root body.
+SMPL_SIZES = MotionSizes(NUM_BODIES, NUM_DOFS)
 
 _PROTOMOTIONS_STATE_CONVERSION = "protomotions.simulator.base_simulator.simulator_state.StateConversion"
 
@@ -103,14 +136,31 @@ def read_torch_dict(path: PathLike, mmap: bool = False) -> Dict[str, Any]:
     return loaded
 
 
-def check_motion_structure(motion: Mapping[str, Any], path: PathLike) -> int:
-    """Check keys, ``fps``, shapes and dtypes (no tensor data is read); return ``T``."""
+def check_motion_structure(
+    motion: Mapping[str, Any], path: PathLike, expected: Optional[MotionSizes] = None, expected_from: str = ""
+) -> int:
+    """Check keys, ``fps``, shapes and dtypes (no tensor data is read); return ``T``.
+
+    See :func:`check_motion_shape` for ``expected`` and ``expected_from``.
+    """
+    return check_motion_shape(motion, path, expected, expected_from).num_frames
+
+
+def check_motion_shape(
+    motion: Mapping[str, Any], path: PathLike, expected: Optional[MotionSizes] = None, expected_from: str = ""
+) -> MotionShape:
+    """Check keys, ``fps``, shapes and dtypes (no tensor data is read); return ``(T, B, D)``.
+
+    ``T``, ``B`` and ``D`` are read from the fields and must agree across all of them; a
+    disagreement names the field whose size differs from the most other fields (on a tie, the
+    earlier field in :data:`MOTION_FIELDS` order). With ``expected``, ``B`` and ``D`` must be those
+    sizes instead; ``expected_from`` says where they come from in the error (e.g. "as in a.motion").
+    """
     for key in MOTION_KEYS:
         if key not in motion:
             raise MotionDataError(path, key, "present", "missing")
     motion_fps(motion, path)
-    num_frames = -1
-    reference = ""
+    shapes: Dict[str, Tuple[int, ...]] = {}
     for key, (frame_shape, dtype) in MOTION_FIELDS.items():
         value = motion[key]
         if not isinstance(value, torch.Tensor):
@@ -118,17 +168,52 @@ def check_motion_structure(motion: Mapping[str, Any], path: PathLike) -> int:
         if value.dtype != dtype:
             raise MotionDataError(path, key, f"dtype {dtype}", f"dtype {value.dtype}")
         shape = tuple(value.shape)
-        if num_frames < 0:
-            if len(shape) != 1 + len(frame_shape) or shape[1:] != frame_shape or shape[0] < 1:
-                raise MotionDataError(path, key, f"shape (T ≥ 1, {_dims(frame_shape)})", f"shape {shape}")
-            num_frames, reference = shape[0], key
-        elif shape != (num_frames,) + frame_shape:
-            expected = f"shape ({num_frames}, {_dims(frame_shape)}) (T from {reference})"
-            raise MotionDataError(path, key, expected, f"shape {shape}")
+        fixed_ok = all(isinstance(dim, str) or size == dim for size, dim in zip(shape[1:], frame_shape))
+        if len(shape) != 1 + len(frame_shape) or not fixed_ok:
+            raise MotionDataError(path, key, f"shape (T, {_dims(frame_shape)})", f"shape {shape}")
+        shapes[key] = shape
+    reference, origin = _reference_sizes(shapes, expected, expected_from)
+    for key, shape in shapes.items():
+        symbols = ("T",) + MOTION_FIELDS[key][0]
+        wanted = tuple(reference[d] if isinstance(d, str) else d for d in symbols)
+        if reference["T"] < 1:
+            raise MotionDataError(path, key, f"shape (T ≥ 1, {_dims(MOTION_FIELDS[key][0])})", f"shape {shape}")
+        if shape != wanted:
+            reasons = "; ".join(origin[d] for d, size, want in zip(symbols, shape, wanted) if size != want)
+            raise MotionDataError(path, key, f"shape {wanted} ({reasons})", f"shape {shape}")
     metadata = motion.get(METADATA_KEY)
     if metadata is not None and not isinstance(metadata, dict):
         raise MotionDataError(path, METADATA_KEY, "a dict", type(metadata).__name__)
-    return num_frames
+    return MotionShape(reference["T"], reference["B"], reference["D"])
+
+
+def _reference_sizes(
+    shapes: Mapping[str, Tuple[int, ...]], expected: Optional[MotionSizes], expected_from: str
+) -> Tuple[Dict[str, int], Dict[str, str]]:
+    """The size every field must have for each of T, B, D, and a phrase saying where it comes from."""
+    observed: Dict[str, List[Tuple[str, int]]] = {"T": [], "B": [], "D": []}
+    for key, shape in shapes.items():
+        for size, dim in zip(shape, ("T",) + MOTION_FIELDS[key][0]):
+            if isinstance(dim, str):
+                observed[dim].append((key, size))
+    reference: Dict[str, int] = {}
+    origin: Dict[str, str] = {}
+    for symbol, values in observed.items():
+        if expected is not None and symbol != "T":
+            reference[symbol] = expected.num_bodies if symbol == "B" else expected.num_dofs
+            origin[symbol] = f"{symbol} = {reference[symbol]} expected{' ' + expected_from if expected_from else ''}"
+            continue
+        counts: Dict[int, int] = {}
+        for _key, size in values:
+            counts[size] = counts.get(size, 0) + 1
+        most = max(counts.values())
+        # On a tie the later field's size wins, so the error names the earlier field.
+        size = [size for _key, size in values if counts[size] == most][-1]
+        agreeing = [key for key, value in values if value == size]
+        others = f" and {len(agreeing) - 1} other fields" if len(agreeing) > 2 else ""
+        reference[symbol] = size
+        origin[symbol] = f"{symbol} = {size} as in {agreeing[0] if others else ' and '.join(agreeing)}{others}"
+    return reference, origin
 
 
 def check_motion_values(motion: Mapping[str, Any], path: PathLike) -> None:
@@ -164,15 +249,15 @@ def motion_fps(motion: Mapping[str, Any], path: PathLike) -> int:
     return int(fps)
 
 
-def load_motion(path: PathLike) -> Dict[str, Any]:
-    """Load and fully validate one ``.motion`` file.
+def load_motion(path: PathLike, expected: Optional[MotionSizes] = None) -> Dict[str, Any]:
+    """Load and fully validate one ``.motion`` file (of ``expected`` sizes when given, e.g. :data:`SMPL_SIZES`).
 
     Returns a dict with ``fps`` (int), the eight per-frame tensors of :data:`MOTION_FIELDS`
     (contiguous, CPU), ``mimicflow`` metadata when present and ``state_conversion`` (str) when the
     file came from ProtoMotions. Other keys are dropped. Raises :class:`MotionDataError`.
     """
     raw = read_torch_dict(path)
-    check_motion_structure(raw, path)
+    check_motion_structure(raw, path, expected)
     # ProtoMotions may store views into a larger storage (e.g. dof_pos); compact them so a later
     # save does not carry the whole storage along.
     motion: Dict[str, Any] = {"fps": motion_fps(raw, path)}
@@ -185,12 +270,12 @@ def load_motion(path: PathLike) -> Dict[str, Any]:
     return motion
 
 
-def save_motion(motion: Mapping[str, Any], path: PathLike) -> None:
-    """Validate ``motion`` (as :func:`load_motion` would) and write it atomically to ``path``."""
+def save_motion(motion: Mapping[str, Any], path: PathLike, expected: Optional[MotionSizes] = None) -> None:
+    """Validate ``motion`` (as :func:`load_motion` would, with ``expected`` sizes) and write it atomically."""
     unknown = sorted(set(motion) - set(MOTION_KEYS) - {METADATA_KEY, STATE_CONVERSION_KEY})
     if unknown:
         raise MotionDataError(path, unknown[0], f"one of {', '.join(MOTION_KEYS + (METADATA_KEY,))}", "unknown key")
-    check_motion_structure(motion, path)
+    check_motion_structure(motion, path, expected)
     check_motion_values(motion, path)
     out: Dict[str, Any] = {"fps": motion_fps(motion, path)}
     for key in MOTION_FIELDS:
@@ -212,7 +297,7 @@ def _compact(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.clone(memory_format=torch.contiguous_format)
 
 
-def _dims(shape: Tuple[int, ...]) -> str:
+def _dims(shape: Tuple[Union[int, str], ...]) -> str:
     return ", ".join(str(d) for d in shape)
 
 

@@ -1,15 +1,16 @@
 """Package many ``.motion`` files into one MotionLib ``.pt`` (ProtoMotions' packaged format).
 
 The output is a ``torch.save`` dict (loadable with ``weights_only=True``). With ``F`` frames in
-all and ``M`` motions, concatenated along frame axis 0:
+all and ``M`` motions of ``B`` bodies and ``D`` dofs (SMPL: 24 and 69; the G1: 30 and 29),
+concatenated along frame axis 0:
 
 ==================  =========  =======  ====================================================
 key                 shape      dtype    meaning
 ==================  =========  =======  ====================================================
-gts / gvs / gavs    (F, 24, 3) float32  body positions (m), velocities (m/s), ang. vel. (rad/s)
-grs / lrs           (F, 24, 4) float32  global / parent-local body rotations, xyzw
-dps / dvs           (F, 69)    float32  dof positions (exp-map, rad) and velocities (rad/s)
-contacts            (F, 24)    bool     body-ground contacts
+gts / gvs / gavs    (F, B, 3)  float32  body positions (m), velocities (m/s), ang. vel. (rad/s)
+grs / lrs           (F, B, 4)  float32  global / parent-local body rotations, xyzw
+dps / dvs           (F, D)     float32  dof positions (rad) and velocities (rad/s)
+contacts            (F, B)     bool     body-ground contacts
 length_starts       (M,)       int64    first frame of each motion (exclusive cumsum)
 motion_num_frames   (M,)       int64    frames per motion
 motion_lengths      (M,)       float32  (n − 1) / fps, seconds
@@ -17,12 +18,16 @@ motion_dt           (M,)       float32  1 / fps, seconds
 motion_weights      (M,)       float32  sampling weights
 motion_files        tuple of str        the ``.motion`` paths
 mimicflow           dict                format version, creator, md5 of every ``.motion`` file,
-                                        per-motion source md5/path/fps, conversion parameters
+                                        per-motion source md5/path/fps, conversion parameters;
+                                        ``robot``/``body_names``/``joint_names`` when the motions
+                                        carry them (all motions must agree)
 ==================  =========  =======  ====================================================
 
 Memory stays near the output size: pass 1 reads only each file's header (``mmap=True`` maps
 tensors without reading them) to size the output, the output tensors are allocated once, and
-pass 2 copies each motion into its slice. Bad files are collected, never fatal mid-way.
+pass 2 copies each motion into its slice. ``B`` and ``D`` are those of the first readable motion
+(or ``expected``); a later motion of other sizes is a bad file. Bad files are collected, never
+fatal mid-way.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -40,7 +45,8 @@ from motion.io_utils import atomic_torch_save, file_md5
 from motion.motion_file import (
     METADATA_KEY,
     MOTION_FIELDS,
-    check_motion_structure,
+    MotionSizes,
+    check_motion_shape,
     check_motion_values,
     motion_fps,
     read_torch_dict,
@@ -63,6 +69,9 @@ LIB_FIELDS: Dict[str, str] = {
 }
 #: Per-motion metadata copied from each ``.motion``'s ``mimicflow`` dict (None when absent).
 _COPIED_METADATA = ("source_path", "source_md5", "source_fps", "converter_version", "subset")
+#: Library-wide metadata taken from the ``.motion`` files' ``mimicflow`` dicts: when the first motion
+#: has one of these, every motion must have the same value (one body tree per library).
+_SHARED_METADATA = ("robot", "body_names", "joint_names")
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class _Sized:
     num_frames: int
     fps: int
     metadata: Dict[str, Any]
+    sizes: MotionSizes
 
 
 def find_motion_sources(
@@ -132,10 +142,16 @@ def find_motion_sources(
 
 
 def build_motion_lib(
-    sources: Sequence[MotionSource], skip_bad: bool = False, progress: bool = False, origin: PathLike = "<motions>"
+    sources: Sequence[MotionSource],
+    skip_bad: bool = False,
+    progress: bool = False,
+    origin: PathLike = "<motions>",
+    expected: Optional[MotionSizes] = None,
 ) -> Tuple[Dict[str, Any], List[MotionDataError]]:
     """The packaged MotionLib dict of ``sources`` (see the module table) and the bad files.
 
+    Body and dof counts are ``expected`` when given, else those of the first readable motion; a
+    motion of other sizes, or with other ``robot``/``body_names``/``joint_names`` metadata, is bad.
     Without ``skip_bad`` any bad file raises :class:`MotionPackagingError` listing every bad file
     (all files are still checked first). With it, bad files are left out and returned.
     """
@@ -143,21 +159,32 @@ def build_motion_lib(
         raise MotionDataError(origin, "motions", "at least one .motion file", "none")
     failures: List[MotionDataError] = []
     sized: List[_Sized] = []
+    sizes = expected
+    expected_from = "by the caller"
+    shared: Dict[str, Any] = {}
     for source in _progress(sources, progress, "size"):
         try:
-            sized.append(_read_header(source))
+            item = _read_header(source, sizes, expected_from)
+            _check_shared_metadata(item, shared)
         except MotionDataError as error:
             failures.append(error)
+            continue
+        if not sized:  # the first readable motion sets the sizes (unless expected) and the body tree
+            if sizes is None:
+                sizes, expected_from = item.sizes, f"as in {item.source.path}"
+            shared = {key: item.metadata[key] for key in _SHARED_METADATA if key in item.metadata}
+        sized.append(item)
     total_frames = sum(item.num_frames for item in sized)
+    symbols = {"B": sizes.num_bodies, "D": sizes.num_dofs} if sizes is not None else {"B": 0, "D": 0}
     out = {
-        lib_key: torch.empty((total_frames,) + frame_shape, dtype=dtype)
+        lib_key: torch.empty((total_frames,) + tuple(symbols.get(d, d) for d in frame_shape), dtype=dtype)
         for lib_key, (frame_shape, dtype) in ((k, MOTION_FIELDS[v]) for k, v in LIB_FIELDS.items())
     }
     packed: List[Tuple[_Sized, str]] = []
     cursor = 0
     for item in _progress(sized, progress, "pack"):
         try:
-            md5 = _copy_motion(item, out, cursor)
+            md5 = _copy_motion(item, out, cursor, expected_from)
         except MotionDataError as error:
             failures.append(error)
             continue
@@ -171,6 +198,7 @@ def build_motion_lib(
         for key in list(out):
             out[key] = out.pop(key)[:cursor].clone()
     out.update(_motion_tables(packed))
+    out[METADATA_KEY].update(shared)
     return out, failures
 
 
@@ -180,17 +208,19 @@ def package_motion_lib(
     motion_root: Optional[PathLike] = None,
     skip_bad: bool = False,
     progress: bool = False,
+    expected: Optional[MotionSizes] = None,
 ) -> PackagingResult:
     """Package ``.motion`` files (see :func:`find_motion_sources`) into one ``.pt`` at ``output_file``.
 
     Written atomically. Bad files raise one :class:`MotionPackagingError` naming all of them and
     nothing is written, unless ``skip_bad``: then the good ones are written and the bad ones are
-    returned in ``PackagingResult.failures``.
+    returned in ``PackagingResult.failures``. ``expected`` fixes the body and dof counts (default:
+    those of the first motion).
     """
     started = time.perf_counter()
     origin = motion_paths_or_yaml if isinstance(motion_paths_or_yaml, (str, Path)) else "<motion list>"
     sources = find_motion_sources(motion_paths_or_yaml, motion_root)
-    data, failures = build_motion_lib(sources, skip_bad=skip_bad, progress=progress, origin=origin)
+    data, failures = build_motion_lib(sources, skip_bad=skip_bad, progress=progress, origin=origin, expected=expected)
     atomic_torch_save(data, output_file)
     return PackagingResult(
         output_file=Path(output_file),
@@ -206,19 +236,28 @@ def _resolve(path: Path, base: Optional[PathLike]) -> Path:
     return path if base is None or path.is_absolute() else Path(base) / path
 
 
-def _read_header(source: MotionSource) -> _Sized:
+def _read_header(source: MotionSource, expected: Optional[MotionSizes], expected_from: str) -> _Sized:
     header = read_torch_dict(source.path, mmap=True)
-    num_frames = check_motion_structure(header, source.path)
+    shape = check_motion_shape(header, source.path, expected, expected_from)
     metadata = header.get(METADATA_KEY) or {}
-    return _Sized(source, num_frames, motion_fps(header, source.path), metadata)
+    return _Sized(source, shape.num_frames, motion_fps(header, source.path), metadata, shape.sizes)
 
 
-def _copy_motion(item: _Sized, out: Dict[str, torch.Tensor], start: int) -> str:
+def _check_shared_metadata(item: _Sized, shared: Mapping[str, Any]) -> None:
+    """Every motion of a library describes the same body tree as the first one."""
+    for key, value in shared.items():
+        found = item.metadata.get(key)
+        if found != value:
+            expected = f"{value!r} (as in the first motion)"[:300]
+            raise MotionDataError(item.source.path, f"{METADATA_KEY}.{key}", expected, repr(found)[:300])
+
+
+def _copy_motion(item: _Sized, out: Dict[str, torch.Tensor], start: int, expected_from: str) -> str:
     """Copy one motion into ``out[key][start:start + n]``, validate it there; return its file md5."""
     path = item.source.path
     md5 = file_md5(path)
     motion = read_torch_dict(path, mmap=True)
-    num_frames = check_motion_structure(motion, path)
+    num_frames = check_motion_shape(motion, path, item.sizes, expected_from).num_frames
     fps = motion_fps(motion, path)
     if (num_frames, fps) != (item.num_frames, item.fps):
         expected = f"{item.num_frames} frames at {item.fps} fps (as when sized)"

@@ -17,7 +17,6 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from motion.errors import MotionDataError
-from motion.motion_file import read_torch_dict
 from retarget.ik import G1Retargeter, RetargetParams
 
 PathLike = Union[str, Path]
@@ -101,8 +100,9 @@ def _worker_init(robot_xml: Optional[str], params: RetargetParams) -> None:
 
 def run_job(job: RetargetJob) -> Tuple[int, Optional[Dict[str, Any]], str]:
     """Retarget, save and measure one motion: (index, quality row or None, error message)."""
+    from motion.motion_file import save_motion
     from retarget.g1_model import KEYPOINT_FRAMES
-    from retarget.output import fix_height, g1_motion, save_g1_motion, smoothed_foot_contacts
+    from retarget.output import fix_height, g1_motion, g1_sizes, smoothed_foot_contacts
     from retarget.quality import motion_quality
 
     g1, retargeter, params = _WORKER["g1"], _WORKER["retargeter"], _WORKER["params"]
@@ -121,10 +121,11 @@ def run_job(job: RetargetJob) -> Tuple[int, Optional[Dict[str, Any]], str]:
             "body_names": list(g1.body_names),
             "joint_names": list(g1.joint_names),
             "keypoints": [list(k) for k in KEYPOINT_FRAMES],
-            "retarget": params.as_dict(),
+            # Under "conversion", as for SMPL motions: the packaged library lists each distinct set once.
+            "conversion": params.as_dict(),
         }
         motion = g1_motion(g1, qpos, result, metadata)
-        save_g1_motion(motion, g1, job.output)
+        save_motion(motion, job.output, g1_sizes(g1))
         contacts = smoothed_foot_contacts(result.foot_contacts)
         row = motion_quality(g1, qpos, result.keypoint_targets, contacts, result.fps)
         row.update(motion=job.name, source=job.source)
@@ -142,8 +143,9 @@ def retarget_motion_lib(
     params: RetargetParams = RetargetParams(),
 ) -> RetargetReport:
     """Retarget every motion of ``motion_file`` to the G1; package the good ones into ``output_file``."""
-    from retarget.g1_model import resolve_g1_xml
-    from retarget.output import package_g1_motions
+    from motion.motion_lib_packaging import package_motion_lib
+    from retarget.g1_model import load_g1_model, resolve_g1_xml
+    from retarget.output import g1_sizes
     from retarget.quality import write_quality_report
 
     started = time.perf_counter()
@@ -159,7 +161,6 @@ def retarget_motion_lib(
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(xml, params)) as pool:
             outcomes = list(pool.map(run_job, jobs, chunksize=1))
     report = RetargetReport(output_file=output_file)
-    packaged = []
     for (index, row, error), job in zip(outcomes, jobs):  # map keeps the job order
         assert index == job.index
         if row is None:
@@ -167,13 +168,12 @@ def retarget_motion_lib(
             continue
         report.quality.append(row)
         report.motion_files.append(job.output)
-        packaged.append((job.output, read_torch_dict(job.output)))
         report.num_frames += int(row["num_frames"])
-    if packaged:
-        package_g1_motions(packaged, output_file)
+    if report.motion_files:
+        package_motion_lib(report.motion_files, output_file, expected=g1_sizes(load_g1_model(xml)))
     extra = {
         "motion_file": str(motion_file),
-        "output_file": str(output_file) if packaged else None,
+        "output_file": str(output_file) if report.motion_files else None,
         "robot_xml": xml,
         "params": params.as_dict(),
         "failures": [{"motion": name, "error": error} for name, error in report.failures],

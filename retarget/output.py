@@ -1,28 +1,22 @@
-"""Retargeted G1 qpos → G1 ``.motion`` dicts (MuJoCo FK states) and a packaged G1 MotionLib.
+"""Retargeted G1 qpos → G1 ``.motion`` dicts (MuJoCo FK states).
 
 The per-frame keys are those of ``motion.motion_file`` with the G1's sizes: ``B`` = 30 bodies (the
 MuJoCo body order minus the world body) and ``D`` = 29 hinge angles (not exp-maps). Velocities
 follow ``motion.conversion``: bodies by the smallest-magnitude forward difference over 1–3
-frames, dofs by one-frame differences.
-
-``motion.motion_file.save_motion`` and ``motion.motion_lib_packaging`` check the SMPL humanoid's
-24 bodies / 69 dofs, so G1 files are validated here with the shape-agnostic value checks of
-``motion.motion_file`` plus the G1 shapes, and packaged with the same keys and per-motion tables.
+frames, dofs by one-frame differences. They are written with ``motion.motion_file.save_motion``
+(``expected=`` :func:`g1_sizes`) and packaged with ``motion.motion_lib_packaging``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Union
 
 import numpy as np
 import torch
 
 from motion.conversion import min_horizon_difference
-from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save
-from motion.motion_file import METADATA_KEY, MOTION_FIELDS, check_motion_values
-from motion.motion_lib_packaging import LIB_FIELDS
+from motion.motion_file import METADATA_KEY, MotionSizes
 from motion.rotations import quat_conjugate, quat_mul, quat_standardize
 from retarget.g1_model import FEET, G1Model
 from retarget.ik import RetargetResult, lowest_sole_point
@@ -113,63 +107,6 @@ def g1_motion(g1: G1Model, qpos: np.ndarray, result: RetargetResult, metadata: D
     }
 
 
-def check_g1_motion(motion: Dict[str, Any], g1: G1Model, path: PathLike) -> int:
-    """Check a G1 motion's keys, shapes, dtypes and values; return ``T``."""
-    num_frames = int(motion["rigid_body_pos"].shape[0]) if "rigid_body_pos" in motion else 0
-    for key, (smpl_shape, dtype) in MOTION_FIELDS.items():
-        if key not in motion:
-            raise MotionDataError(path, key, "present", "missing")
-        shape = (num_frames, g1.num_dofs) if len(smpl_shape) == 1 and key.startswith("dof") else None
-        if shape is None:
-            shape = (num_frames, g1.num_bodies) + tuple(smpl_shape[1:])
-        value = motion[key]
-        if tuple(value.shape) != shape or value.dtype != dtype or num_frames < 1:
-            raise MotionDataError(path, key, f"{dtype} of shape {shape}", f"{value.dtype} {tuple(value.shape)}")
-    check_motion_values(motion, path)
-    return num_frames
-
-
-def save_g1_motion(motion: Dict[str, Any], g1: G1Model, path: PathLike) -> None:
-    """Validate (:func:`check_g1_motion`) and write one G1 ``.motion`` atomically."""
-    check_g1_motion(motion, g1, path)
-    atomic_torch_save({k: (v.contiguous() if isinstance(v, torch.Tensor) else v) for k, v in motion.items()}, path)
-
-
-def package_g1_motions(motions: Sequence[Tuple[Path, Dict[str, Any]]], output_file: PathLike) -> Dict[str, Any]:
-    """Package (path, G1 motion) pairs into a MotionLib ``.pt`` at ``output_file`` (atomic); return the dict."""
-    from motion.motion_lib import check_motion_lib_dict
-
-    if not motions:
-        raise MotionDataError(output_file, "motions", "at least one retargeted motion", "none")
-    out: Dict[str, Any] = {lib: torch.cat([m[key] for _p, m in motions]) for lib, key in LIB_FIELDS.items()}
-    num_frames = torch.tensor([int(m["rigid_body_pos"].shape[0]) for _p, m in motions], dtype=torch.int64)
-    fps = [int(m["fps"]) for _p, m in motions]
-    out.update(
-        {
-            "length_starts": torch.cumsum(num_frames, 0) - num_frames,
-            "motion_num_frames": num_frames,
-            "motion_lengths": torch.tensor(
-                [(n - 1) / f for n, f in zip(num_frames.tolist(), fps)], dtype=torch.float64
-            ).float(),
-            "motion_dt": torch.tensor([1.0 / f for f in fps], dtype=torch.float64).float(),
-            "motion_weights": torch.ones(len(motions), dtype=torch.float32),
-            "motion_files": tuple(str(p) for p, _m in motions),
-            METADATA_KEY: _lib_metadata(motions, fps),
-        }
-    )
-    check_motion_lib_dict(out, output_file)
-    atomic_torch_save(out, output_file)
-    return out
-
-
-def _lib_metadata(motions: Sequence[Tuple[Path, Dict[str, Any]]], fps: List[int]) -> Dict[str, Any]:
-    first = motions[0][1].get(METADATA_KEY, {})
-    return {
-        "robot": "g1",
-        "created_by": "mimicflow retarget.output",
-        "fps": fps,
-        "body_names": first.get("body_names"),
-        "joint_names": first.get("joint_names"),
-        "retarget": first.get("retarget"),
-        "source_path": [m.get(METADATA_KEY, {}).get("source_path") for _p, m in motions],
-    }
+def g1_sizes(g1: G1Model) -> MotionSizes:
+    """The G1's body and dof counts, as its ``.motion`` files and MotionLib must have them."""
+    return MotionSizes(g1.num_bodies, g1.num_dofs)
