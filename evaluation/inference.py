@@ -30,6 +30,7 @@ class InferenceOptions:
     experiment_path: str = DEFAULT_EXPERIMENT  # config source when there is no checkpoint
     motion_file: Optional[str] = None  # default: the one the policy was trained on
     simulator: Optional[str] = None
+    robot_xml: Optional[str] = None  # robot MJCF (g1); default: the checkpoint's, else $MIMIC_G1_XML, ...
     num_envs: Optional[int] = None
     num_threads: Optional[int] = None
     full_eval: bool = False
@@ -44,7 +45,7 @@ class InferenceOptions:
 
 def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dict[str, Any]]]:
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
-    with the command line's simulator/num-envs/motion-file/overrides applied; and the
+    with the command line's simulator/num-envs/motion-file/robot-xml/overrides applied; and the
     checkpoint payload (None for baselines)."""
     from training.config import ExperimentConfig
     from training.experiment_loader import load_experiment
@@ -62,6 +63,7 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     items = [f"{key}={value}" for key, value in (
         ("simulator", options.simulator), ("num_envs", options.num_envs),
         ("motion_file", options.motion_file), ("num_threads", options.num_threads),
+        ("robot_xml", options.robot_xml),
     ) if value is not None]  # fmt: skip
     config = apply_overrides(config, items + list(options.overrides))
     if not config.motion_file:

@@ -1,8 +1,10 @@
 """Play MotionLibs side by side on kinematic humanoids, interactively or into a video file.
 
-Library ``j`` plays on humanoid ``j`` (1 m apart along +x): all show motion index ``k`` of their
+Library ``j`` plays on robot ``j`` (1 m apart along +x): all show motion index ``k`` of their
 own library (``k mod M_j`` when libraries hold different numbers of motions) at the same time,
-so a source, a retargeted and a predicted MotionLib compare frame by frame. Markers sit at the
+so a source, a retargeted and a predicted MotionLib compare frame by frame. The robots may differ
+(an SMPL MotionLib beside its G1 retarget): one robot name for all libraries, one per library, or
+``"auto"`` to infer each library's robot from its body and DoF counts. Markers sit at the
 library's body positions: red, or yellow where the body's normalised jerk (0.4 s window centred
 on the frame, :func:`evaluation.smoothness.frame_normalized_jerk`) exceeds the threshold; a
 translucent purple sphere marks reference contacts. Keys (as ProtoMotions' visualizer): R next
@@ -48,6 +50,11 @@ JERKY_RADIUS = 0.045  # m: highlighted bodies also grow
 CONTACT_RADIUS = 0.065  # m
 #: Humanoid geoms are drawn half transparent so markers inside the torso and limbs show.
 HUMANOID_ALPHA = 0.5
+
+AUTO_ROBOT = "auto"
+#: (bodies, DoFs) per frame of each robot's MotionLibs, for :data:`AUTO_ROBOT`: the SMPL humanoid's
+#: 24 bodies with 23 × 3 exp-map DoFs, the Unitree G1's 30 bodies with 29 hinges (g1_29dof.xml).
+AUTO_ROBOT_SHAPES: Dict[str, Tuple[int, int]] = {"smpl": (24, 69), "g1": (30, 29)}
 
 
 @dataclass
@@ -176,14 +183,54 @@ def body_markers(
     return markers
 
 
+def detect_robot(motion_lib: MotionLib) -> str:
+    """The robot whose (bodies, DoFs) per frame (:data:`AUTO_ROBOT_SHAPES`) match the library's.
+
+    Raises :class:`MotionDataError` naming the library's file and its counts when none matches.
+    """
+    found = (int(motion_lib.gts.shape[1]), int(motion_lib.dps.shape[1]))
+    for name, shape in AUTO_ROBOT_SHAPES.items():
+        if shape == found:
+            return name
+    # Name the field that matches no robot: the bodies, or (bodies fit a robot) the DoFs.
+    field_name = "dps" if any(bodies == found[0] for bodies, _ in AUTO_ROBOT_SHAPES.values()) else "gts"
+    expected = " or ".join(
+        f"{bodies} bodies per frame with {dofs} DoFs (robot {name!r})"
+        for name, (bodies, dofs) in AUTO_ROBOT_SHAPES.items()
+    )
+    raise MotionDataError(
+        motion_lib.source, field_name, f"{expected} for --robot auto", f"{found[0]} bodies with {found[1]} DoFs"
+    )
+
+
+def robot_names_per_library(motion_libs: Sequence[MotionLib], robot_name: Union[str, Sequence[str]]) -> List[str]:
+    """One robot name per library from one name (every library), or one name per library.
+
+    ``"auto"`` (anywhere) is replaced by :func:`detect_robot` of that library.
+    """
+    names = [robot_name] if isinstance(robot_name, str) else list(robot_name)
+    if len(names) == 1:
+        names = names * len(motion_libs)
+    if len(names) != len(motion_libs):
+        raise ValueError(
+            f"--robot lists {len(names)} robots ({' '.join(names)}) for {len(motion_libs)} motion files: "
+            "give one robot for all files, or one per motion file"
+        )
+    return [detect_robot(lib) if name == AUTO_ROBOT else name for lib, name in zip(motion_libs, names)]
+
+
 class MotionLibsVisualizer:
-    """The libraries, their humanoids and the playback state; :meth:`update` poses one frame."""
+    """The libraries, their robots and the playback state; :meth:`update` poses one frame.
+
+    ``robot_name``: one robot for every library, or one per library; ``"auto"`` infers it from
+    each library's body/DoF counts (:func:`detect_robot`).
+    """
 
     def __init__(
         self,
         motion_libs: Sequence[MotionLib],
         names: Sequence[str],
-        robot_name: str = "smpl",
+        robot_name: Union[str, Sequence[str]] = "smpl",
         threshold: float = DEFAULT_JERK_THRESHOLD,
         window_s: float = DEFAULT_WINDOW_S,
         speed: float = 1.0,
@@ -194,8 +241,10 @@ class MotionLibsVisualizer:
 
         if not motion_libs or len(motion_libs) != len(names):
             raise ValueError(f"need one name per MotionLib and at least one, got {len(motion_libs)} and {len(names)}")
-        robot = robot_by_name(robot_name)
-        for lib in motion_libs:
+        robot_names = robot_names_per_library(motion_libs, robot_name)
+        built = {name: robot_by_name(name) for name in dict.fromkeys(robot_names)}  # each robot built once
+        robots = [built[name] for name in robot_names]
+        for lib, robot in zip(motion_libs, robots):
             if int(lib.gts.shape[1]) != len(robot.body_names):
                 raise MotionDataError(
                     lib.source,
@@ -203,8 +252,17 @@ class MotionLibsVisualizer:
                     f"{len(robot.body_names)} bodies per frame (robot {robot.name!r})",
                     str(lib.gts.shape[1]),
                 )
+            if int(lib.dps.shape[1]) != len(robot.dof_names):
+                raise MotionDataError(
+                    lib.source,
+                    "dps",
+                    f"{len(robot.dof_names)} DoFs per frame (robot {robot.name!r})",
+                    str(lib.dps.shape[1]),
+                )
         self.tracks = [MotionTrack(lib, name, window_s) for lib, name in zip(motion_libs, names)]
-        self.scene: VisualizerScene = VisualizerScene(robot, len(self.tracks))
+        self.scene: VisualizerScene = VisualizerScene(robots)
+        # Overlay lines name each track's robot when they differ (one robot: as before).
+        self._robot_labels = [f" on {r.name}" if len(built) > 1 else "" for r in robots]
         robot_geoms = self.scene.model.geom_bodyid > 0
         self.scene.model.geom_rgba[robot_geoms, 3] = HUMANOID_ALPHA
         most = max(lib.num_motions for lib in motion_libs)
@@ -225,7 +283,8 @@ class MotionLibsVisualizer:
             positions = motion_state.rigid_body_pos[0].detach().double().cpu().numpy()
             markers.extend(body_markers(positions, jerk, state.threshold, contacts_np, self.scene.copies[copy].offset))
             jerky = int((jerk > state.threshold).sum())
-            track_lines.append(f"[{copy}] {track.name}: {track.motion_name(motion_id)} (#{motion_id}), {jerky} jerky")
+            label = f"[{copy}] {track.name}{self._robot_labels[copy]}"
+            track_lines.append(f"{label}: {track.motion_name(motion_id)} (#{motion_id}), {jerky} jerky")
         self.scene.forward()
         lines = [
             f"motion {state.motion_index + 1}/{state.num_motions}  t {state.time:5.2f}/{state.duration:.2f} s  "
@@ -247,7 +306,9 @@ def load_motion_libs(motion_files: Sequence[PathLike]) -> Tuple[List[MotionLib],
     return libs, [Path(path).name for path in motion_files]
 
 
-def _build(motion_files: Sequence[PathLike], robot: str, options: Dict[str, Any]) -> MotionLibsVisualizer:
+def _build(
+    motion_files: Sequence[PathLike], robot: Union[str, Sequence[str]], options: Dict[str, Any]
+) -> MotionLibsVisualizer:
     libs, names = load_motion_libs(motion_files)
     return MotionLibsVisualizer(libs, names, robot, **options)
 
@@ -258,7 +319,7 @@ def _camera_distance(num_humanoids: int) -> float:
 
 def render_headless(
     motion_files: Sequence[PathLike],
-    robot: str,
+    robot: Union[str, Sequence[str]],
     output: PathLike,
     max_frames: Optional[int] = None,
     width: int = 640,
@@ -306,7 +367,7 @@ def render_headless(
 
 
 def run_interactive(
-    motion_files: Sequence[PathLike], robot: str, max_frames: Optional[int] = None, **options: Any
+    motion_files: Sequence[PathLike], robot: Union[str, Sequence[str]], max_frames: Optional[int] = None, **options: Any
 ) -> Dict[str, Any]:
     """Play in MuJoCo's passive viewer until it is closed (or ``max_frames`` frames).
 

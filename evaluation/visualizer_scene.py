@@ -1,9 +1,12 @@
-"""A MuJoCo scene of K copies of one robot side by side, posed kinematically from MotionLib states.
+"""A MuJoCo scene of K robots side by side, posed kinematically from MotionLib states.
 
-Copy ``k`` is the robot's MJCF attached with the name prefix ``h<k>_`` and placed ``k · spacing``
+Copy ``k`` is its robot's MJCF attached with the name prefix ``h<k>_`` and placed ``k · spacing``
 metres along +x, so a source, a retargeted and a predicted MotionLib can be compared side by
-side. Nothing is simulated: gravity is off and poses are written straight into ``qpos``
-followed by ``mj_kinematics``. The copies keep the robot's actuators (harmless, never driven).
+side. The copies may be different robots (an SMPL MotionLib beside its G1 retarget); each is
+posed with its own robot's body/DoF order and ``dof_format``. Nothing is simulated: gravity is
+off and poses are written straight into ``qpos`` followed by ``mj_kinematics``. The copies keep
+their robots' actuators (harmless, never driven). 1 m spacing clears the SMPL humanoid's T-pose
+(hands at ±0.85 m) beside a G1 (about ±0.2 m deep along x when facing +x).
 
 Pose convention (MotionLib → MuJoCo): root position + copy offset → free-joint position; root
 rotation xyzw → free-joint quaternion wxyz; DoFs → hinge angles per the robot's ``dof_format``
@@ -15,7 +18,7 @@ G1 the ``dof_pos`` themselves).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,13 +53,14 @@ _STAGE_XML = """
 
 @dataclass(frozen=True)
 class HumanoidCopy:
-    """Where copy ``index`` of the robot lives in the combined model.
+    """Where copy ``index`` (a copy of ``robot``) lives in the combined model.
 
     ``body_ids`` (B,) model body ids in the robot's body order; ``hinge_qpos`` (D,) ``qpos``
     addresses of its hinges in the robot's DoF order; ``root_qpos`` the free joint's address.
     """
 
     index: int
+    robot: RobotSpec
     prefix: str
     offset: np.ndarray  # (3,) m, added to every world position of this copy
     root_qpos: int
@@ -65,18 +69,26 @@ class HumanoidCopy:
 
 
 class VisualizerScene:
-    """One compiled model with :attr:`copies` of the robot, and its ``MjData``."""
+    """One compiled model with :attr:`copies` of the robots, and its ``MjData``.
 
-    def __init__(self, robot: RobotSpec, num_copies: int, spacing: float = HUMANOID_SPACING) -> None:
+    ``VisualizerScene(robot, K)``: K copies of one robot; ``VisualizerScene([robot_a, robot_b])``:
+    one copy per listed robot, in that order (``num_copies`` then left out, or equal to the count).
+    """
+
+    def __init__(
+        self,
+        robots: Union[RobotSpec, Sequence[RobotSpec]],
+        num_copies: Optional[int] = None,
+        spacing: float = HUMANOID_SPACING,
+    ) -> None:
         import mujoco
 
-        if num_copies < 1:
-            raise ValueError(f"num_copies must be ≥ 1, got {num_copies}")
-        self.robot = robot
-        self.model = build_side_by_side_model(robot.mjcf_xml, num_copies, spacing)
+        self.robots: List[RobotSpec] = _robot_per_copy(robots, num_copies)
+        self.robot = self.robots[0]  # the first copy's robot (all of them when there is one robot)
+        self.model = build_side_by_side_model([robot.mjcf_xml for robot in self.robots], spacing=spacing)
         self.data = mujoco.MjData(self.model)
         self.copies: List[HumanoidCopy] = [
-            _index_copy(self.model, robot, k, np.array([k * spacing, 0.0, 0.0])) for k in range(num_copies)
+            _index_copy(self.model, robot, k, np.array([k * spacing, 0.0, 0.0])) for k, robot in enumerate(self.robots)
         ]
         mujoco.mj_kinematics(self.model, self.data)
 
@@ -94,7 +106,7 @@ class VisualizerScene:
 
     def set_motion_state(self, copy: int, state: MotionState, row: int = 0) -> None:
         """Pose ``copy`` from row ``row`` of a :class:`~motion.motion_lib.MotionState`."""
-        root_pos, root_rot, hinges = motion_state_pose(state, row, self.robot.dof_format)
+        root_pos, root_rot, hinges = motion_state_pose(state, row, self.copies[copy].robot.dof_format)
         self.set_pose(copy, root_pos, root_rot, hinges)
 
     def forward(self) -> None:
@@ -131,17 +143,40 @@ def motion_state_pose(
     return root_pos, root_rot, hinges.detach().cpu().numpy()
 
 
-def build_side_by_side_model(robot_xml: str, num_copies: int, spacing: float = HUMANOID_SPACING) -> mujoco.MjModel:
-    """Compile ``num_copies`` copies of the MJCF ``robot_xml`` on a floor, prefixed ``h<k>_``, gravity off."""
+def _robot_per_copy(robots: Union[RobotSpec, Sequence[RobotSpec]], num_copies: Optional[int]) -> List[RobotSpec]:
+    """One robot per copy: ``num_copies`` of a single robot, or the listed robots themselves."""
+    if isinstance(robots, (list, tuple)):
+        listed = list(robots)
+        if num_copies is not None and num_copies != len(listed):
+            raise ValueError(f"num_copies {num_copies} does not match the {len(listed)} robots listed")
+    else:
+        listed = [robots] * (1 if num_copies is None else num_copies)
+    if not listed:
+        raise ValueError(f"num_copies must be ≥ 1, got {num_copies if num_copies is not None else 0}")
+    return listed
+
+
+def build_side_by_side_model(
+    robot_xml: Union[str, Sequence[str]], num_copies: Optional[int] = None, spacing: float = HUMANOID_SPACING
+) -> mujoco.MjModel:
+    """Compile robots on a floor, copy ``k`` prefixed ``h<k>_`` at ``k · spacing`` m in x, gravity off.
+
+    ``robot_xml``: one MJCF string repeated ``num_copies`` times, or a sequence of MJCF strings
+    (one copy each; the robots may differ).
+    """
     import mujoco
 
     if not hasattr(mujoco, "MjSpec"):
         raise RuntimeError(f"the visualizer needs mujoco ≥ 3.2 (MjSpec); found mujoco {mujoco.__version__}")
+    xmls = [robot_xml] * (1 if num_copies is None else num_copies) if isinstance(robot_xml, str) else list(robot_xml)
+    if not xmls:
+        raise ValueError("build_side_by_side_model needs at least one robot")
     stage = mujoco.MjSpec.from_string(_STAGE_XML)
-    for k in range(num_copies):
-        robot = mujoco.MjSpec.from_string(robot_xml)
+    for k, xml in enumerate(xmls):
+        robot = mujoco.MjSpec.from_string(xml)
         if k == 0:
-            # Take the robot's own simulation options so attaching reports no option conflicts.
+            # Take the first robot's simulation options so attaching reports no option conflicts
+            # (nothing is simulated, so a later robot's own timestep does not matter).
             stage.option.timestep = robot.option.timestep
             stage.option.integrator = robot.option.integrator
         frame = stage.worldbody.add_frame(pos=[k * spacing, 0.0, 0.0])
@@ -173,6 +208,7 @@ def _index_copy(model: Any, robot: RobotSpec, index: int, offset: np.ndarray) ->
         raise ValueError(f"robot {robot.name!r}: root body {robot.body_names[0]!r} has no free joint")
     return HumanoidCopy(
         index=index,
+        robot=robot,
         prefix=prefix,
         offset=offset,
         root_qpos=int(model.jnt_qposadr[root_joint]),

@@ -82,6 +82,8 @@ class EnvConfig:
 class ExperimentConfig:
     experiment_name: str = "mimic"
     robot_name: str = "smpl"
+    # MJCF of a file-based robot (g1); "" = $MIMIC_G1_XML, else the mujoco-menagerie package's model.
+    robot_xml: str = ""
     simulator: str = "mujoco"
     motion_file: str = ""
     num_envs: int = 4096  # per rank

@@ -86,7 +86,7 @@ def resolve_g1_xml(robot_xml: Optional[str] = None) -> Path:
     except ImportError:
         tried.append("mujoco-menagerie: package not installed")
     raise FileNotFoundError(
-        "G1 model not found; pass its path (robot_by_name('g1', robot_xml=...)), set "
+        "G1 model not found; pass its path (--robot-xml, or robot_by_name('g1', robot_xml=...)), set "
         f"{G1_XML_ENV}=/path/to/g1_29dof.xml, or install mujoco-menagerie ({'; '.join(tried)})"
     )
 

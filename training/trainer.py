@@ -27,6 +27,7 @@ from training.run_dir import RunDir, StartKind, StartMode
 #: CLI flags that are shortcuts for config fields (ProtoMotions' flag names).
 FLAG_FIELDS = {
     "robot_name": "robot_name",
+    "robot_xml": "robot_xml",
     "simulator": "simulator",
     "motion_file": "motion_file",
     "num_envs": "num_envs",
@@ -39,6 +40,9 @@ FLAG_FIELDS = {
 }
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
+#: Keys a resumed run takes from the command line only when given there: where the robot model
+#: file lives is a fact of this machine (a run resumed elsewhere names it again).
+RESUME_KEEPS_WHEN_GIVEN = ("robot_xml",)
 
 
 @dataclass
@@ -74,7 +78,8 @@ def train(options: TrainOptions) -> int:
     config = requested
     if start.kind is StartKind.RESUME:
         saved = read_resolved_config(run.resolved_config, ExperimentConfig)
-        config, warnings = resume_config(saved, requested, keep_from_request=RESUME_KEEPS)
+        given = tuple(key for key in RESUME_KEEPS_WHEN_GIVEN if getattr(requested, key))
+        config, warnings = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
         for warning in warnings:
             print(f"mimic train: resume: {warning}", file=sys.stderr)
         print(f"mimic train: resuming from {start.checkpoint}")
@@ -143,7 +148,8 @@ def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threa
         seed=config.seed + rank,
         terrain=build_terrain(config.env.terrain),
     )
-    simulator = create_simulator(config.simulator, robot_by_name(config.robot_name), sim_config)
+    robot = robot_by_name(config.robot_name, robot_xml=config.robot_xml or None)
+    simulator = create_simulator(config.simulator, robot, sim_config)
     generator = torch.Generator().manual_seed(config.seed + rank)
     return MimicEnv(config, simulator, motion_lib, generator), file_md5(motion_path)
 

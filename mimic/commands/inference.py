@@ -21,6 +21,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         help="config for baselines (default training/experiments/mimic/mlp.py)")  # fmt: skip
     add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (default: the training one)")
     add("--simulator", default=None, help="physics backend (default: the checkpoint's)")
+    add("--robot-xml", "--robot_xml", default=None,
+        help="robot MJCF for g1 (default: the checkpoint's, else $MIMIC_G1_XML, else mujoco-menagerie's)")  # fmt: skip
     add("--num-envs", "--num_envs", type=int, default=None, help="parallel envs (full-eval batches of this many)")
     add("--num-threads", "--num_threads", type=int, default=None, help="CPU simulator threads")
     add("--full-eval", "--full_eval", action="store_true", help="evaluate every motion once and write results")
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         experiment_path=args.experiment_path or DEFAULT_EXPERIMENT,
         motion_file=args.motion_file,
         simulator=args.simulator,
+        robot_xml=args.robot_xml,
         num_envs=args.num_envs,
         num_threads=args.num_threads,
         full_eval=args.full_eval,
@@ -61,6 +64,6 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         return run_inference(options)
-    except (OverrideError, ValueError) as error:
+    except (OverrideError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no robot model
         print(f"mimic inference: error: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--experiment-path", "--experiment_path", required=True, help="e.g. training/experiments/mimic/mlp.py")
     add("--experiment-name", "--experiment_name", required=True, help="run directory: results/<name>/")
     add("--robot-name", "--robot_name", default=None, help="robot (default from the experiment: smpl)")
+    add("--robot-xml", "--robot_xml", default=None,
+        help="robot MJCF for g1 (default: $MIMIC_G1_XML, else the mujoco-menagerie package's)")  # fmt: skip
     add("--simulator", default=None, help="physics backend: mujoco (default), mjwarp, isaacgym")
     add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (a path with 'slurmrank' is sharded)")
     add("--num-envs", "--num_envs", type=int, default=None, help="environments per rank")
@@ -56,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
             return run_baseline_command(options, args.agent, args.baseline_seconds)
         return train(options)
-    except (OverrideError, ValueError) as error:
+    except (OverrideError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no robot model
         print(f"mimic train: error: {error}", file=sys.stderr)
         return 2

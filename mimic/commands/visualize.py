@@ -4,22 +4,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from typing import Iterator, Optional
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "visualize",
         help="play MotionLibs side by side (viewer, or --headless --output video.mp4)",
-        description="Play motion k of every MotionLib at once, each on its own humanoid 1 m apart in x. "
+        description="Play motion k of every MotionLib at once, each on its own robot 1 m apart in x "
+        "(e.g. an SMPL MotionLib beside its G1 retarget). "
         "Keys: R next motion, 1/2 playback speed x1.5 / /1.5, 3/4 jerk threshold x1.5 / /1.5. Bodies whose "
         "windowed normalised jerk exceeds the threshold are yellow, other markers red, reference contacts "
         "purple. Without a display use --headless --output video.mp4.",
     )
     add = parser.add_argument
     add("--motion-files", "--motion_files", nargs="+", required=True, metavar="PT", help="MotionLib .pt files")
-    add("--robot", "--robot-name", "--robot_name", default="smpl", help="robot (default smpl)")
+    add("--robot", "--robot-name", "--robot_name", nargs="+", default="auto", metavar="ROBOT",
+        help="one robot for all motion files or one per file (smpl, g1); auto (default) infers each file's "
+        "robot from its bodies/DoFs per frame: 24/69 smpl, 30/29 g1")  # fmt: skip
+    add("--robot-xml", "--robot_xml", default=None,
+        help="G1 MJCF for g1 tracks (default: $MIMIC_G1_XML, else the mujoco-menagerie package's)")  # fmt: skip
     add("--simulator", default="mujoco", choices=["mujoco"], help="renderer/kinematics backend")
     add("--smoothness-threshold", "--smoothness_threshold", type=float, default=None,
         help="normalised jerk above which a body is highlighted (default 6500)")  # fmt: skip
@@ -61,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
         "speed": args.playback_speed,
         "motion_index": args.motion_index,
     }
+    stack = contextlib.ExitStack()
     try:
         configure_gl_backend()  # before anything imports mujoco
         from evaluation.visualizer import render_headless, run_interactive
 
+        stack.enter_context(_g1_xml_from(args.robot_xml))
         if headless:
             result = render_headless(
                 args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height, **options
@@ -78,8 +88,34 @@ def run(args: argparse.Namespace) -> int:
             )
     except MotionDataError:
         raise  # mimic.cli reports bad input files (file, field, expected, found)
-    except (RenderingBackendError, ValueError) as error:
+    except (RenderingBackendError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no G1 model
         print(f"mimic visualize: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        stack.close()
     print(json.dumps(result))
     return 0
+
+
+@contextlib.contextmanager
+def _g1_xml_from(robot_xml: Optional[str]) -> Iterator[None]:
+    """Within the block, the G1 model is ``robot_xml`` (when given).
+
+    The visualizer builds its robots by name, and a G1 built by name finds its model through
+    ``$MIMIC_G1_XML``; setting the variable for the duration of the command (restored after, for
+    in-process callers) hands ``--robot-xml`` to it without threading a path through the viewer.
+    """
+    from training.robot_g1 import G1_XML_ENV
+
+    if not robot_xml:
+        yield
+        return
+    previous = os.environ.get(G1_XML_ENV)
+    os.environ[G1_XML_ENV] = robot_xml
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(G1_XML_ENV, None)
+        else:
+            os.environ[G1_XML_ENV] = previous
