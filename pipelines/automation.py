@@ -12,6 +12,7 @@ import dagster as dg
 from assets.amass import amass_archives, amass_motions
 from assets.checkpoints import CheckpointStamp, newest_checkpoint
 from assets.evaluation import evaluation, evaluation_run_config
+from assets.g1 import G1_ASSETS
 from assets.motionlibs import MOTIONLIB_ASSETS
 from assets.policy import policy
 from pipelines.resources import PathsResource
@@ -47,7 +48,13 @@ evaluation_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(evaluation),
     description="Full evaluation of a checkpoint: a new `evaluation` materialisation.",
 )
-JOBS = (amass_subset_job, amass_chain_job, motionlib_job, training_job, evaluation_job)
+g1_job = dg.define_asset_job(
+    "g1_job",
+    selection=dg.AssetSelection.assets(*G1_ASSETS),
+    description="Retarget the train MotionLib to the Unitree G1: g1_motions + motionlib_g1 and the quality check "
+    "(the G1 model from the g1_model resource, $MIMIC_G1_XML or mujoco-menagerie).",
+)
+JOBS = (amass_subset_job, amass_chain_job, motionlib_job, training_job, evaluation_job, g1_job)
 
 
 def nightly_timezone() -> str:

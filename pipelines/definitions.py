@@ -1,12 +1,13 @@
 """``defs``: the mimicflow Dagster code location (loaded through workspace.yaml).
 
 Graph: amass_archives → amass_motions (one partition per AMASS subset, plus ``samples``) →
-motionlib_train / motionlib_val / motionlib_test → policy → evaluation; g1_motions (stage [5/6])
-hangs off amass_motions and is not built yet.
+motionlib_train / motionlib_val / motionlib_test → policy → evaluation; motionlib_train →
+g1_motions → motionlib_g1 (retargeting to the Unitree G1, one computation).
 
 Environment read at load time: ``AMASS_USERNAME`` / ``AMASS_PASSWORD`` (download mode; passed as
-``dagster.EnvVar`` so their values are never shown), ``MIMIC_TRAIN_PYTHON`` (the interpreter for
-``mimic train`` / ``mimic inference``, e.g. an IsaacGym Python 3.8), ``MIMIC_NIGHTLY_TIMEZONE``
+``dagster.EnvVar`` so their values are never shown), ``MIMIC_G1_XML`` (the G1 MJCF that
+retargeting targets; the ``g1_model`` resource's default), ``MIMIC_TRAIN_PYTHON`` (the interpreter
+for ``mimic train`` / ``mimic inference``, e.g. an IsaacGym Python 3.8), ``MIMIC_NIGHTLY_TIMEZONE``
 (the nightly schedule's timezone, default UTC).
 """
 
@@ -18,11 +19,17 @@ import dagster as dg
 from assets.amass import amass_archives, amass_motions
 from assets.checks import MOTIONLIB_INTEGRITY_CHECKS, evaluation_success_rate
 from assets.evaluation import evaluation
-from assets.g1 import g1_motions
+from assets.g1 import G1_ASSETS, G1_CHECKS
 from assets.motionlibs import MOTIONLIB_ASSETS
 from assets.policy import policy
 from pipelines.automation import JOBS, make_nightly_evaluation_schedule, new_checkpoint_evaluation, nightly_timezone
-from pipelines.resources import REPO_ROOT, AmassCredentialsResource, PathsResource, TrainingPythonResource
+from pipelines.resources import (
+    REPO_ROOT,
+    AmassCredentialsResource,
+    G1ModelResource,
+    PathsResource,
+    TrainingPythonResource,
+)
 
 
 def amass_credentials_from_env() -> AmassCredentialsResource:
@@ -41,14 +48,15 @@ def build_resources() -> dict[str, object]:
             working_directory=str(REPO_ROOT),
         ),
         "amass_credentials": amass_credentials_from_env(),
+        "g1_model": G1ModelResource(robot_xml=os.environ.get("MIMIC_G1_XML", "").strip()),
         # forward_termination: terminating the run interrupts the trainer (it saves last.ckpt).
         "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(REPO_ROOT), forward_termination=True),
     }
 
 
 defs = dg.Definitions(
-    assets=[amass_archives, amass_motions, *MOTIONLIB_ASSETS, policy, evaluation, g1_motions],
-    asset_checks=[*MOTIONLIB_INTEGRITY_CHECKS, evaluation_success_rate],
+    assets=[amass_archives, amass_motions, *MOTIONLIB_ASSETS, policy, evaluation, *G1_ASSETS],
+    asset_checks=[*MOTIONLIB_INTEGRITY_CHECKS, evaluation_success_rate, *G1_CHECKS],
     jobs=list(JOBS),
     schedules=[make_nightly_evaluation_schedule(nightly_timezone())],
     sensors=[new_checkpoint_evaluation],

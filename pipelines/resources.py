@@ -62,6 +62,15 @@ class PathsResource(dg.ConfigurableResource):
         """The packaged MotionLib of a split (``train``, ``validation``, ``test``)."""
         return self.motionlib_dir / f"amass_{split}.pt"
 
+    def g1_motionlib_file(self, split: str) -> Path:
+        """The G1 MotionLib retargeted from a split's MotionLib; its quality report lies beside it
+        (``g1_<split>.quality.parquet``, ``g1_<split>.quality_summary.json``)."""
+        return self.motionlib_dir / f"g1_{split}.pt"
+
+    def g1_motions_dir(self, split: str) -> Path:
+        """One G1 ``.motion`` file per retargeted motion of a split."""
+        return self.data_dir / "dagster" / "g1_motions" / split
+
 
 class TrainingPythonResource(dg.ConfigurableResource):
     """The Python that runs ``mimic train`` / ``mimic inference`` as a subprocess.
@@ -79,6 +88,21 @@ class TrainingPythonResource(dg.ConfigurableResource):
     def mimic_command(self, *arguments: str) -> list[str]:
         """``[python, -m, mimic.cli, *arguments]``."""
         return [self.python_executable, "-m", "mimic.cli", *arguments]
+
+
+class G1ModelResource(dg.ConfigurableResource):
+    """The Unitree G1 MJCF (``g1_29dof.xml``, meshes beside it) that retargeting targets.
+
+    Never part of the repository. Empty ``robot_xml``: :func:`retarget.g1_model.resolve_g1_xml`
+    looks at ``MIMIC_G1_XML`` (at run time), then the ``mujoco-menagerie`` package.
+    """
+
+    robot_xml: str = Field(default="", description="G1 MJCF path ('' = $MIMIC_G1_XML, else mujoco-menagerie)")
+
+    def xml_path(self, override: str = "") -> Path | None:
+        """``override`` (a run's config) if set, else this resource's path; None: let the library resolve it."""
+        chosen = override or self.robot_xml
+        return _absolute(chosen) if chosen else None
 
 
 class AmassCredentialsResource(dg.ConfigurableResource):
