@@ -32,18 +32,6 @@ from pipelines.resources import G1ModelResource, PathsResource
 G1_SPLIT = "train"
 G1_MOTIONS_KEY = dg.AssetKey("g1_motions")
 MOTIONLIB_G1_KEY = dg.AssetKey("motionlib_g1")
-#: Aggregate quality numbers put into the metadata (keys of the summary JSON's ``aggregate``).
-QUALITY_KEYS = (
-    "keypoint_error_mean_mm",
-    "keypoint_error_max_mm",
-    "lower_body_error_mean_mm",
-    "joint_limit_violations",
-    "max_joint_velocity",
-    "foot_skating_mm_per_frame",
-    "min_foot_height_mm",
-    "ground_penetration_mm",
-    "self_collision_frames",
-)
 # Bump when what the assets compute changes (retarget/ library or this wrapper).
 CODE_VERSION = "g1-retarget-v1"
 
@@ -115,7 +103,9 @@ def g1_retargeting(
         f"{aggregate['joint_limit_violations']} joint-limit violations"
     )
     motions_md5, library_md5 = output_md5(motions_dir), output_md5(output)
-    quality: dict[str, Any] = {key: aggregate[key] for key in QUALITY_KEYS}
+    from retarget.quality import METRIC_COLUMNS  # the report's own columns (lazy: mink, mujoco)
+
+    quality: dict[str, Any] = {key: aggregate[key] for key in METRIC_COLUMNS}
     yield dg.MaterializeResult(
         asset_key=G1_MOTIONS_KEY,
         metadata={

@@ -17,11 +17,12 @@ import dagster as dg
 import pytest
 import torch
 
-from assets.g1 import G1_ASSETS, G1_CHECKS, QUALITY_KEYS, g1_quality
+from assets.g1 import G1_ASSETS, G1_CHECKS, g1_quality
 from motion.motion_lib import MotionLib
 from pipelines.automation import JOBS
 from pipelines.definitions import defs
 from pipelines.resources import G1ModelResource, PathsResource
+from retarget.quality import METRIC_COLUMNS
 
 FRAMES = 30
 # 120 fps clips converted to 30 fps: 2751, 235 and 1486 frames become 688, 59 and 372; the first
@@ -80,7 +81,7 @@ def test_metadata_is_the_quality_summary(retargeted):
     event = _materialisations(retargeted["result"])["g1_motions"].event_specific_data.materialization
     metadata = {key: value.value for key, value in event.metadata.items()}
     assert metadata["num_motions"] == 3 and metadata["num_frames"] == EXPECTED_FRAMES
-    for key in QUALITY_KEYS:
+    for key in METRIC_COLUMNS:
         assert metadata[key] == aggregate[key], key
     assert metadata["joint_limit_violations"] == 0
     assert metadata["min_foot_height_mm"] >= -5.0
