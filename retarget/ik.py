@@ -27,14 +27,18 @@ class RetargetParams:
     lower_body_scale: Tuple[float, float, float] = (0.9, 0.9, 0.85)  # root and legs, per axis (x, y, z)
     upper_body_scale: Tuple[float, float, float] = (0.9, 0.9, 0.8)  # trunk and arms, relative to the root
     iterations_per_frame: int = 3
-    first_frame_iterations: int = 60  # from the rest pose to the first frame (no velocity limit)
+    first_frame_iterations: int = 300  # at most, from the rest pose to the first frame (no velocity limit) ...
+    first_frame_tolerance: float = 1e-5  # rad: ... until no hinge moves more than this in one iteration
     max_joint_velocity: float = 20.0  # rad/s, every hinge
     position_cost: float = 1.0
     orientation_cost: float = 0.5  # pelvis, torso and feet rotation targets
     posture_cost: float = 0.02  # rest-pose regularisation of every hinge ...
     stiff_posture_cost: float = 1.0  # ... except these, held near rest
     stiff_posture_joints: Tuple[str, ...] = ("waist_roll_joint", "left_wrist_pitch_joint", "right_wrist_pitch_joint")
-    damping: float = 1e-3  # Levenberg-Marquardt damping of the IK QP
+    # Levenberg-Marquardt damping of the IK QP. Out-of-reach wrist targets put the arms near a singular
+    # pose; with 1e-3 the Gauss-Newton step there overshoots and alternates sign every iteration (a
+    # two-frame jitter at the velocity limit even for a still source), 0.03 keeps the steps bounded.
+    damping: float = 0.03
     contact_hold: float = 1.0  # 0..1: how far a foot target is pulled to its contact-start position
     max_frames: int = 0  # retarget only the first N frames (0: all); for tests and quick looks
     solver: str = "daqp"
@@ -248,6 +252,10 @@ class G1Retargeter:
                     self.configuration, self.tasks, step, params.solver, damping=params.damping, limits=limits
                 )
                 self.configuration.integrate_inplace(velocity, step)
+                # The first frame is solved to convergence, so that tracking starts from a solved pose
+                # instead of spending its velocity budget on the remainder (a start transient).
+                if first and float(np.max(np.abs(velocity[6:]))) * step < params.first_frame_tolerance:
+                    break
             q = self.configuration.q.copy()
             q[self._hinge_qpos] = np.clip(q[self._hinge_qpos], lower, upper)
             self.configuration.update(q)

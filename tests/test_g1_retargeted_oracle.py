@@ -3,11 +3,10 @@
 The synthetic SMPL standing clip (zero body pose, i.e. a T-pose with the arms out, pelvis still)
 goes through the retarget library to the G1, then the oracle (reference PD targets, no feedback)
 plays it in the mimic env. Measured (3 s clips, default env settings, 5 cm respawn drop):
-kinematic G1 stand 0.90 s, retargeted stand 0.37 s, both ending by termination. The retargeted
-clip falls sooner because its first frames are the IK converging from the zero pose (joint
-velocities 20, 11, 10 rad/s on frames 0-2, the arms swinging by up to 1 rad), and the
-outstretched arms shift the centre of mass; from t = 0.3-0.5 s it lasts 1.2 s. Open-loop PD cannot
-hold either up for long (see tests/test_g1.py), so no ≥ 2 s claim is made here.
+kinematic G1 stand 0.90 s, retargeted stand (arms out) 1.30 s, both ending by termination (before
+the IK's first frame was solved to convergence, the retargeted clip started with a 20 rad/s
+transient and lasted 0.37 s). Open-loop PD cannot hold either up for long (the G1's ankles are
+far softer than m·g·h; see tests/test_g1.py), so no ≥ 2 s claim is made here.
 """
 
 from __future__ import annotations
@@ -98,9 +97,9 @@ def test_oracle_on_retargeted_vs_kinematic_standing(retargeted_standing, g1_xml,
             env.sim.close()
         lasted[name] = (result.seconds[0], result.terminated[0])
     print("G1 oracle, standing clips (seconds, terminated):", lasted)
-    # Measured: kinematic 0.90 s, retargeted 0.37 s, both terminated. The retargeted clip does
-    # NOT last as long as the kinematic one (IK start transient, T-pose arms; module docstring),
-    # so the check is that the oracle holds it through a third of a second rather than failing
-    # on the first steps (a bad reset or a clip below the floor ends it within 0.1 s).
+    # Measured: kinematic 0.90 s, retargeted 1.30 s, both terminated (module docstring). The
+    # check: the oracle holds each well past the first steps (a bad reset or a clip below the
+    # floor ends it within 0.1 s), and the retargeted clip at least as long as the kinematic one
+    # less a margin.
     assert lasted["kinematic"][0] >= 0.8
-    assert lasted["retargeted"][0] >= 0.3
+    assert lasted["retargeted"][0] >= lasted["kinematic"][0] - 0.2
