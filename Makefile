@@ -44,7 +44,7 @@ PY38_DIRS := motion mimic training evaluation retarget
 # (`--feature union-types` is not used: it flags tensor masks like `self.a | self.b`.)
 VERMIN_FLAGS := -t=3.8- --no-tips --violations --no-eval-annotations --no-parse-comments
 
-.PHONY: help setup dvc-tool dvc-remote repro ui lint vermin test demo bench clean distclean
+.PHONY: help setup dvc-tool dvc-remote repro ui lint vermin typecheck-isaacgym test demo bench clean distclean
 
 help:
 	@sed -n '3,9p' Makefile | sed 's/^# //'
@@ -91,6 +91,11 @@ lint: $(VENV_STAMP)
 
 vermin: $(VENV_STAMP)
 	$(BIN)/vermin $(VERMIN_FLAGS) $(PY38_DIRS)
+
+# IsaacGym cannot be installed here: type-check its backend against isaacgym-stubs instead
+# (tests/test_isaacgym_backend.py runs this too).
+typecheck-isaacgym: $(VENV_STAMP)
+	$(BIN)/python scripts/typecheck_isaacgym.py
 
 test: setup lint vermin
 	$(BIN)/pytest -q

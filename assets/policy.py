@@ -6,16 +6,29 @@ and, at the end, the materialisation with the final metrics, the checkpoint's pa
 data version) and its lineage. Terminating the Dagster run interrupts the trainer (SIGINT), which
 saves last.ckpt and exits. Training resumes like the CLI: the same experiment name continues
 its run directory.
+
+dagster-pipes needs Python >= 3.10, so a training interpreter may lack it (IsaacGym's 3.8). The
+asset asks that interpreter first (``python -c "import dagster_pipes"``); when the import
+fails it runs the trainer as a plain subprocess, logs its output line by line, and then reads
+the run directory: the same materialisation (metrics.csv's last row, the checkpoint's path,
+md5 as data version, and its lineage) built on the Dagster side.
 """
 
+import os
+import signal
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError
 from pydantic import Field
 
-from assets.hashing import output_md5
 from assets.motionlibs import motionlib_train
 from pipelines.resources import PathsResource, TrainingPythonResource
+
+#: How long the probe of the training interpreter may take (a cold conda env imports slowly).
+PROBE_TIMEOUT_S = 120
 
 
 class PolicyConfig(dg.Config):
@@ -68,22 +81,85 @@ def policy(
     if not motion_file.is_file():
         raise dg.Failure(f"no train MotionLib at {motion_file}: materialise motionlib_train first")
     command = train_command(config, training_python, motion_file, paths.results_dir)
-    context.log.info("running: " + " ".join(command))
-    invocation = pipes_subprocess_client.run(
-        context=context, command=command, cwd=training_python.working_directory, env={"PYTHONUNBUFFERED": "1"}
-    )
     checkpoint = paths.results_dir / config.experiment_name / "last.ckpt"
     launch = {"command": dg.MetadataValue.text(" ".join(command)), "python": training_python.python_executable}
+    cwd = training_python.working_directory
+    if not imports_dagster_pipes(training_python.python_executable, cwd):
+        context.log.warning(
+            f"{training_python.python_executable} cannot import dagster_pipes: training without pipes, "
+            "then reading the run directory"
+        )
+        context.log.info("running: " + " ".join(command))
+        timeout = pipes_subprocess_client.termination_timeout_seconds
+        run_logging_output(context, command, cwd, termination_timeout_s=timeout)
+        return run_dir_materialisation(checkpoint, launch)
+    context.log.info("running: " + " ".join(command))
+    invocation = pipes_subprocess_client.run(context=context, command=command, cwd=cwd, env={"PYTHONUNBUFFERED": "1"})
     reported = [
         r for r in invocation.get_results(implicit_materializations=False) if isinstance(r, dg.MaterializeResult)
     ]
     if reported:
         final = reported[-1]
         return dg.MaterializeResult(metadata={**(final.metadata or {}), **launch}, data_version=final.data_version)
-    # The trainer did not report (its Python has no dagster-pipes): describe the checkpoint here.
-    context.log.warning("the trainer reported no materialisation through dagster-pipes; hashing its checkpoint here")
-    md5 = output_md5(checkpoint)
-    return dg.MaterializeResult(
-        metadata={**launch, "checkpoint": dg.MetadataValue.path(str(checkpoint)), "checkpoint_md5": md5},
-        data_version=dg.DataVersion(md5),
+    context.log.warning("the trainer reported no materialisation through dagster-pipes; reading its run directory")
+    return run_dir_materialisation(checkpoint, launch)
+
+
+def imports_dagster_pipes(python: str, cwd: str) -> bool:
+    """Whether ``python`` can import dagster_pipes (asked in a subprocess: it may be another env)."""
+    probe = [python, "-c", "import dagster_pipes"]
+    try:
+        return subprocess.run(probe, cwd=cwd, capture_output=True, timeout=PROBE_TIMEOUT_S).returncode == 0
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise dg.Failure(f"the training Python {python} does not run: {error}") from error
+
+
+def run_logging_output(
+    context: dg.AssetExecutionContext, command: list[str], cwd: str, termination_timeout_s: float
+) -> None:
+    """Run ``command``, one Dagster log line per output line (stderr included); a terminated
+    Dagster run sends SIGINT (the trainer saves last.ckpt) and waits, as the pipes client does."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     )
+    tail: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            context.log.info(line.rstrip())
+            tail = (tail + [line.rstrip()])[-20:]
+        process.wait()
+    except (DagsterExecutionInterruptedError, KeyboardInterrupt):
+        context.log.info("execution interrupted, sending SIGINT to the trainer.")
+        process.send_signal(signal.SIGINT)
+        try:  # communicate, not wait: the trainer's last lines must not block on a full pipe
+            remaining, _ = process.communicate(timeout=termination_timeout_s)
+            for line in remaining.splitlines():
+                context.log.info(line)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+    if process.returncode != 0:
+        raise dg.Failure(f"mimic train exited with status {process.returncode}", description="\n".join(tail))
+
+
+def run_dir_materialisation(checkpoint: Path, launch: dict[str, Any]) -> dg.MaterializeResult:
+    """The materialisation the trainer would have reported, read from its run directory."""
+    from training.pipes_reporting import checkpoint_metadata
+
+    if not checkpoint.is_file():
+        raise dg.Failure(f"training wrote no checkpoint at {checkpoint}")
+    metadata = {name: _metadata_value(entry) for name, entry in checkpoint_metadata(checkpoint, {}).items()}
+    md5 = metadata["checkpoint_md5"]
+    return dg.MaterializeResult(metadata={**metadata, **launch}, data_version=dg.DataVersion(md5))
+
+
+def _metadata_value(entry: dict[str, Any]) -> Any:
+    """A dagster-pipes ``{"raw_value", "type"}`` entry as Dagster metadata."""
+    value, kind = entry["raw_value"], entry["type"]
+    if kind == "path":
+        return dg.MetadataValue.path(value)
+    if kind == "json":
+        return dg.MetadataValue.json(value)
+    return value  # text, int, float: Dagster infers them

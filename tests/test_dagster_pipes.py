@@ -1,6 +1,7 @@
 """policy and evaluation run `mimic train` / `mimic inference` as subprocesses through
 dagster-pipes: metrics stream into the run, the trainer reports the materialisation, another
-Python can be configured, and terminating the run stops training (with a saved checkpoint)."""
+Python can be configured, and terminating the run stops training (with a saved checkpoint).
+A training Python without dagster-pipes: tests/test_dagster_policy_fallback.py."""
 
 from __future__ import annotations
 
@@ -123,32 +124,6 @@ def test_evaluation_runs_full_eval_and_attaches_metrics_and_plots(trained, data_
     assert check(0.0).passed
     failing = check(1.01)  # no success rate exceeds 1
     assert not failing.passed and failing.metadata["test/success_rate"].value == summary["Eval/success_rate"]
-
-
-def test_a_python_without_dagster_pipes_still_trains(data_root, tmp_path, capfd):
-    """The configured interpreter lacks dagster_pipes (as an IsaacGym Python 3.8 may): the trainer
-    warns and trains; the asset hashes the checkpoint itself."""
-    wrapper = tmp_path / "python_without_pipes"
-    script = "import runpy, sys; sys.modules['dagster_pipes'] = None; sys.argv = sys.argv[2:]; "
-    script += "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
-    # "$@" is: -m mimic.cli train ...; argv[2:] after -c drops "-m", keeping "mimic.cli" as argv[0].
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -c "{script}" "$@"\n')
-    wrapper.chmod(0o755)
-    run_config = {"ops": {"policy": {"config": {**TINY, "experiment_name": "unpiped"}}}}
-    resources = _resources(
-        data_root, python_executable=str(wrapper), working_directory=str(Path(__file__).resolve().parent.parent)
-    )
-    result = dg.materialize([policy], resources=resources, run_config=run_config)
-    meta = _metadata(result, "policy")
-    checkpoint = data_root / "results" / "unpiped" / "last.ckpt"
-    assert (
-        meta["checkpoint_md5"]
-        == hashlib.md5(checkpoint.read_bytes()).hexdigest()
-        == meta["tags"]["dagster/data_version"]
-    )
-    assert meta["python"] == str(wrapper) and "lineage" not in meta  # nothing came through pipes
-    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
-    assert "launched by Dagster but dagster_pipes cannot be imported" in capfd.readouterr().err
 
 
 def test_terminating_the_run_interrupts_training(data_root, tmp_path):

@@ -3,7 +3,9 @@
 One epoch = ``PPOAgent.collect`` (``num_steps`` control steps of every env) + ``update``.
 Rank 0 owns the run directory (checkpoints, metrics.csv, resolved_config.yaml); with
 ``--ngpu N`` > 1 every rank is its own process joined by torch.distributed (gloo on CPU), and
-gradients and normaliser moments are averaged across ranks inside the agent.
+gradients and normaliser moments are averaged across ranks inside the agent. Under torchrun
+(``--nodes M``, multi-node) torchrun starts the processes and each one is a single rank
+(training/launch.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from evaluation.training_evaluation import evaluation_due
-from training import pipes_reporting
+from training import launch, pipes_reporting
 from training.config import ExperimentConfig
 from training.run_dir import RunDir, StartKind, StartMode
 
@@ -55,6 +57,7 @@ class TrainOptions:
     checkpoint: Optional[str] = None
     use_wandb: bool = False
     quiet: bool = False
+    nodes: int = 1  # nodes of a torchrun job (each runs config.ngpu ranks)
 
 
 def build_config(options: TrainOptions) -> ExperimentConfig:
@@ -89,6 +92,25 @@ def train(options: TrainOptions) -> int:
         print(f"mimic train: --checkpoint {start.ignored_checkpoint_arg} ignored: resuming {run.last_checkpoint}")
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file or set motion_file in the experiment")
+    launched = launch.torchrun_rank()
+    if launched is not None:  # torchrun started this process: it is one rank of the job
+        expected = options.nodes * config.ngpu
+        if launched.world_size != expected:
+            raise ValueError(
+                f"torchrun started WORLD_SIZE={launched.world_size} processes but --nodes {options.nodes} x "
+                f"--ngpu {config.ngpu} asks for {expected}: give torchrun --nnodes/--nproc-per-node to match"
+            )
+        return run_rank(launched.rank, launched.world_size, "env://", options, config, start, launched.local_rank)
+    if options.nodes > 1:
+        command = launch.torchrun_command(
+            options.nodes, config.ngpu, options.experiment_name, launch.train_arguments(options, FLAG_FIELDS)
+        )
+        print(
+            f"mimic train: --nodes {options.nodes} runs under torchrun; on each node (HEAD: the first node's host "
+            f"name, results dir on a shared file system) run:\n{command}",
+            file=sys.stderr,
+        )
+        return 2
     if config.ngpu <= 1:
         return run_rank(0, 1, "", options, config, start)
     # A rendezvous file rather than a probed TCP port: no race for the port between probing and
@@ -102,16 +124,31 @@ def train(options: TrainOptions) -> int:
 
 
 def run_rank(
-    rank: int, world_size: int, init_method: str, options: TrainOptions, config: ExperimentConfig, start: StartMode
+    rank: int,
+    world_size: int,
+    init_method: str,
+    options: TrainOptions,
+    config: ExperimentConfig,
+    start: StartMode,
+    local_rank: Optional[int] = None,
 ) -> int:
-    """One rank's whole run: simulator, env, agent, epochs, checkpoints."""
+    """One rank's whole run: simulator, env, agent, epochs, checkpoints.
+
+    ``rank`` is global (seeds, MotionLib shard, rank 0 writes the files); ``local_rank`` (default:
+    ``rank``, one node) selects this process's GPU.
+    """
     from training.ppo.agent import PPOAgent
 
     if world_size > 1:
-        torch.distributed.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size)
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(rank if local_rank is None else local_rank)
+        backend = launch.process_group_backend(cuda)
+        torch.distributed.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
     # SIGTERM (a scheduler's pre-emption, `timeout`) stops like Ctrl-C: save last.ckpt, summarise.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    threads = config.num_threads or max(1, (os.cpu_count() or 1) // world_size)
+    ranks_here = world_size if local_rank is None else max(1, config.ngpu)  # processes on this node
+    threads = config.num_threads or max(1, (os.cpu_count() or 1) // ranks_here)
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
@@ -168,6 +205,7 @@ class _EpochLoop:
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
 
     def run(self) -> int:
+        from training.ppo import distributed
         from training.run_dir import load_checkpoint, restore_rng_state
 
         if self.start.kind is not StartKind.FRESH:
@@ -175,7 +213,7 @@ class _EpochLoop:
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rng_states"]
-                if len(states) == self.env.config.ngpu:  # same world size: each rank its own stream
+                if len(states) == distributed.world_size():  # same world size: each rank its own stream
                     state = states[self.rank]
                     restore_rng_state(state)
                     self.agent.generator.set_state(state["agent_generator"])
@@ -280,11 +318,21 @@ class _EpochLoop:
         rng["env"] = self.env.state_dict()
         rng["rollout"] = self.agent.rollout_state()
         states = [rng]
+        # Networks (with normalisers) and optimisers are data parallel; the rest of the agent's
+        # state (its RNG, recent episode returns) is each rank's own.
+        agent_state = self.agent.state_dict()
+        shared = ("actor", "critic", "actor_optimizer", "critic_optimizer")
+        weight_md5s = [_state_md5({key: agent_state[key] for key in shared})]
         if distributed.is_distributed():
             states = [None] * distributed.world_size()
             torch.distributed.all_gather_object(states, rng)
+            gathered: List[Any] = [None] * distributed.world_size()
+            torch.distributed.all_gather_object(gathered, weight_md5s[0])
+            weight_md5s = gathered
         if not self.is_main:
             return
+        if len(set(weight_md5s)) > 1:  # the checkpoint holds rank 0's weights: say if ranks drifted apart
+            print(f"mimic train: warning: ranks' weights differ at epoch {self.agent.epoch}", file=sys.stderr)
         lineage = dict(self.lineage, created=utc_now())
         payload = make_checkpoint(
             epoch=self.agent.epoch,
@@ -300,6 +348,7 @@ class _EpochLoop:
                 "eval_count": self.evaluations,
             },
             lineage=lineage,
+            extra={"rank_weights_md5": weight_md5s},  # one per rank: equal when data parallelism held
         )
         save_checkpoint(path, payload)
 
@@ -348,6 +397,29 @@ def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:
     return wandb.init(
         project="mimicflow", name=config.experiment_name, config=config_to_dict(config), dir=str(run.root), mode=mode
     )
+
+
+def _state_md5(state: Any) -> str:
+    """md5 over the tensors of a (nested) state dict, in key order: equal iff the weights are."""
+    import hashlib
+
+    digest = hashlib.md5()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(str(key).encode())
+                visit(value[key])
+        elif isinstance(value, torch.Tensor):
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        else:
+            digest.update(repr(value).encode())
+
+    visit(state)
+    return digest.hexdigest()
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

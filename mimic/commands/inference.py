@@ -37,6 +37,9 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mimic.commands.train import import_isaacgym_first
+
+    import_isaacgym_first(args.simulator)  # before any torch import (IsaacGym refuses to load after it)
     from evaluation.inference import DEFAULT_EXPERIMENT, InferenceOptions, run_inference
     from training.overrides import OverrideError
 

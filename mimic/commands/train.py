@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from typing import Optional
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +26,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--num-envs", "--num_envs", type=int, default=None, help="environments per rank")
     add("--batch-size", "--batch_size", type=int, default=None, help="PPO minibatch size per rank")
     add("--ngpu", type=int, default=None, help="data-parallel ranks (processes) on this machine")
+    add("--nodes", type=int, default=1, help="nodes of a torchrun run (outside torchrun: prints its command)")
     add("--seed", type=int, default=None)
     add("--num-threads", type=int, default=None, help="CPU simulator threads per rank (default: cores / ranks)")
     add("--training-max-steps", "--training_max_steps", type=int, default=None, help="total env steps")
@@ -38,7 +41,25 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def import_isaacgym_first(simulator: Optional[str]) -> None:
+    """For ``--simulator isaacgym``: import IsaacGym now, before anything imports torch.
+
+    IsaacGym refuses to load once torch is imported, and every ``training`` module imports torch,
+    so this must run before the first of them. If the import fails, nothing is raised here: the
+    backend raises the explanatory error (how to install IsaacGym Preview 4, Python 3.8) when the
+    simulator is created. ``torch.multiprocessing`` ranks (``--ngpu`` > 1) import torch before
+    any of our code runs; start IsaacGym ranks with torchrun instead (each is a fresh ``mimic``).
+    """
+    if simulator != "isaacgym" or "isaacgym.gymapi" in sys.modules:
+        return
+    # Any failure (not installed, wrong Python, missing libpython3.8) is reported with instructions
+    # by training.simulator.isaacgym_backend when the simulator is created.
+    with contextlib.suppress(Exception):
+        from isaacgym import gymapi, gymtorch  # noqa: F401  (gymapi refuses to load after torch)
+
+
 def run(args: argparse.Namespace) -> int:
+    import_isaacgym_first(args.simulator)  # before any torch import
     from training.overrides import OverrideError
     from training.trainer import FLAG_FIELDS, TrainOptions, train
 
@@ -51,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         use_wandb=args.use_wandb,
         quiet=args.quiet,
+        nodes=args.nodes,
     )
     try:
         if args.agent != "ppo":
