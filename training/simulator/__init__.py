@@ -14,6 +14,7 @@ from training.simulator.base import RobotSpec, Simulator, SimulatorConfig
 #: --simulator name → "module:class"
 BACKENDS: Dict[str, str] = {
     "mujoco": "training.simulator.mujoco_backend:MujocoSimulator",
+    "mjwarp": "training.simulator.mjwarp_backend:MjwarpSimulator",
     "isaacgym": "training.simulator.isaacgym_backend:IsaacGymSimulator",  # import isaacgym before torch
 }
 
