@@ -116,6 +116,21 @@ class Simulator(abc.ABC):
         """Put worlds ``env_ids`` (K,) int64 into the given root (K, ·) and DoF (K, D) states,
         with zero applied torques; body states reflect the new pose immediately."""
 
+    def checked_reset_ids(self, env_ids: Tensor, root: RootState, dofs: DofState) -> Tensor:
+        """``env_ids`` as a flat int64 tensor on ``self.device`` after checking what every
+        backend's ``reset_envs`` requires: shapes (K, 3|4|D) and distinct ids in [0, N)."""
+        ids = env_ids.detach().to(self.device, torch.int64).reshape(-1)
+        k = int(ids.numel())
+        shapes = {"root.pos": (root.pos, 3), "root.rot": (root.rot, 4), "root.vel": (root.vel, 3),
+                  "root.ang_vel": (root.ang_vel, 3), "dofs.pos": (dofs.pos, self.num_dofs),
+                  "dofs.vel": (dofs.vel, self.num_dofs)}  # fmt: skip
+        for name, (value, width) in shapes.items():
+            if tuple(value.shape) != (k, width):
+                raise ValueError(f"reset_envs {name}: expected ({k}, {width}), got {tuple(value.shape)}")
+        if k and (int(ids.min()) < 0 or int(ids.max()) >= self.num_envs or int(ids.unique().numel()) != k):
+            raise ValueError(f"reset_envs: env_ids must be distinct in [0, {self.num_envs}), got {ids.tolist()}")
+        return ids
+
     @abc.abstractmethod
     def step(self, pd_targets: Tensor) -> None:
         """Advance every world by one control step (``decimation`` physics steps) with PD

@@ -223,16 +223,8 @@ class IsaacGymSimulator(Simulator):
 
     def reset_envs(self, env_ids: Tensor, root: RootState, dofs: DofState) -> None:
         """Worlds ``env_ids`` (K,) to root (K, ·) and DoF (K, D) states; zero torques and contacts."""
-        ids = env_ids.detach().to(self.device, torch.int64).reshape(-1)
+        ids = self.checked_reset_ids(env_ids, root, dofs)
         k = ids.numel()
-        shapes = {"root.pos": (root.pos, 3), "root.rot": (root.rot, 4), "root.vel": (root.vel, 3),
-                  "root.ang_vel": (root.ang_vel, 3), "dofs.pos": (dofs.pos, self.num_dofs),
-                  "dofs.vel": (dofs.vel, self.num_dofs)}  # fmt: skip
-        for name, (value, width) in shapes.items():
-            if tuple(value.shape) != (k, width):
-                raise ValueError(f"reset_envs {name}: expected ({k}, {width}), got {tuple(value.shape)}")
-        if k and (int(ids.min()) < 0 or int(ids.max()) >= self.num_envs or ids.unique().numel() != k):
-            raise ValueError(f"reset_envs: env_ids must be distinct in [0, {self.num_envs}), got {ids.tolist()}")
         if k == 0:
             return
         f32 = lambda t: t.detach().to(self.device, torch.float32)

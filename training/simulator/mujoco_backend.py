@@ -398,16 +398,8 @@ class MujocoSimulator(Simulator):
 
     # -------------------------------------------------------------------------------- resets
     def reset_envs(self, env_ids: Tensor, root: RootState, dofs: DofState) -> None:
-        ids = env_ids.detach().to("cpu", torch.int64).numpy().reshape(-1)
+        ids = self.checked_reset_ids(env_ids, root, dofs).numpy()
         k, m = len(ids), self.model
-        shapes = {"root.pos": (root.pos, 3), "root.rot": (root.rot, 4), "root.vel": (root.vel, 3),
-                  "root.ang_vel": (root.ang_vel, 3), "dofs.pos": (dofs.pos, self.num_dofs),
-                  "dofs.vel": (dofs.vel, self.num_dofs)}  # fmt: skip
-        for name, (value, width) in shapes.items():
-            if tuple(value.shape) != (k, width):
-                raise ValueError(f"reset_envs {name}: expected ({k}, {width}), got {tuple(value.shape)}")
-        if k and (ids.min() < 0 or ids.max() >= self.num_envs or len(np.unique(ids)) != k):
-            raise ValueError(f"reset_envs: env_ids must be distinct in [0, {self.num_envs}), got {ids.tolist()}")
         if k == 0:
             return
         as64 = lambda t: t.detach().to("cpu", torch.float64)
