@@ -43,7 +43,12 @@ def resolve_fixtures_dir() -> Path:
 
 
 def _require_dir(path: Path, what: str) -> Path:
-    if path.is_dir():
+    return _require(path, what, path.is_dir())
+
+
+def _require(path: Path, what: str, present: bool) -> Path:
+    """``path`` when ``present``; else skip the test naming the path (fail under CI)."""
+    if present:
         return path
     reason = f"{what} not found at {path} (set MIMIC_FIXTURES to the shared fixtures directory)"
     if _running_in_ci():
@@ -91,9 +96,4 @@ def synthetic_motion_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def g1_xml() -> Path:
     """The Unitree G1 29-DoF MJCF (meshes beside it): ``<fixtures>/../robots/unitree_g1/g1_29dof.xml``."""
     path = resolve_fixtures_dir().parent / "robots" / "unitree_g1" / "g1_29dof.xml"
-    if path.is_file():
-        return path
-    reason = f"G1 model not found at {path} (set MIMIC_FIXTURES to the shared fixtures directory)"
-    if _running_in_ci():
-        pytest.fail(f"CI must not skip real-data tests: {reason}", pytrace=False)
-    pytest.skip(reason)
+    return _require(path, "G1 model", path.is_file())

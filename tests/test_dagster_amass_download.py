@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from loopback_http import LoopbackHTTPServer, QuietHandler
 
 from assets.amass import amass_archives
 from assets.amass_sources import stage_local_subset
@@ -37,7 +36,7 @@ def server(amass_dir):
     archive = _archive(amass_dir)
     requests = []
 
-    class AmassLike(BaseHTTPRequestHandler):
+    class AmassLike(QuietHandler):
         def do_POST(self):  # noqa: N802 (http.server's name)
             form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             requests.append(self.path)
@@ -49,15 +48,9 @@ def server(amass_dir):
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), AmassLike)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{httpd.server_address[1]}", "archive": archive, "requests": requests}
-    httpd.shutdown()
-    httpd.server_close()
+    httpd = LoopbackHTTPServer(AmassLike)
+    yield {"url": httpd.base_url, "archive": archive, "requests": requests}
+    httpd.close()
 
 
 def _download(server, tmp_path, credentials):
