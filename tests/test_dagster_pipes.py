@@ -10,16 +10,14 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import torch
+from dagster_interrupt import interrupt_training_run
 
 from assets.checks import evaluation_success_rate
 from assets.evaluation import evaluation
@@ -144,20 +142,7 @@ def test_terminating_the_run_interrupts_training(data_root, tmp_path):
     """)
     )
     run = tmp_path / "results" / "endless"
-    dagster = subprocess.Popen([sys.executable, str(script)], cwd=Path(__file__).resolve().parent.parent,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not ((run / "metrics.csv").is_file() and len((run / "metrics.csv").read_text().splitlines()) >= 3):
-            assert dagster.poll() is None and time.monotonic() < deadline, "training did not start"
-            time.sleep(0.2)
-        children = Path(f"/proc/{dagster.pid}/task/{dagster.pid}/children").read_text().split()
-        [trainer_pid] = [int(pid) for pid in children]
-        os.kill(dagster.pid, signal.SIGINT)  # the Dagster process only, not the trainer's group
-        output, _ = dagster.communicate(timeout=60)
-    finally:
-        if dagster.poll() is None:
-            dagster.kill()
+    output, trainer_pid = interrupt_training_run(script, run, Path(__file__).resolve().parent.parent)
     assert "RUN SUCCESS False" in output
     assert "[pipes] execution interrupted, sending SIGINT to subprocess." in output
     assert "interrupted at epoch" in output

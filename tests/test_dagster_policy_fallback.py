@@ -14,16 +14,14 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import torch
+from dagster_interrupt import interrupt_training_run
 
 from assets.policy import imports_dagster_pipes, policy
 from pipelines.definitions import defs
@@ -116,20 +114,7 @@ def test_terminating_the_run_interrupts_the_plain_subprocess(data_root, python_w
     """)
     )
     run = tmp_path / "results" / "endless"
-    dagster = subprocess.Popen([sys.executable, str(script)], cwd=REPO_ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not ((run / "metrics.csv").is_file() and len((run / "metrics.csv").read_text().splitlines()) >= 3):
-            assert dagster.poll() is None and time.monotonic() < deadline, "training did not start"
-            time.sleep(0.2)
-        children = Path(f"/proc/{dagster.pid}/task/{dagster.pid}/children").read_text().split()
-        [trainer_pid] = [int(pid) for pid in children]
-        os.kill(dagster.pid, signal.SIGINT)  # the Dagster process only, not the trainer's group
-        output, _ = dagster.communicate(timeout=60)
-    finally:
-        if dagster.poll() is None:
-            dagster.kill()
+    output, trainer_pid = interrupt_training_run(script, run, REPO_ROOT)
     assert "RUN SUCCESS False" in output
     assert "execution interrupted, sending SIGINT to the trainer." in output
     assert "interrupted at epoch" in output  # the trainer's last words reached the Dagster log
