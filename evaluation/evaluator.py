@@ -14,6 +14,7 @@ training (:mod:`training.trainer`), which snapshots the env around it.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
@@ -59,7 +60,7 @@ def frames_to_evaluate(env: MimicEnv, motion_ids: Tensor, max_frames: Optional[i
     """(K,) frames each motion is evaluated for: one per control step from t = 0 up to its last
     reference time (``floor(length / dt) + 1``), capped at ``max_frames``."""
     lengths = env.motion_lib.motion_lengths[motion_ids].double()
-    frames = torch.floor(lengths / env.dt + 1e-4).long() + 1
+    frames = torch.floor(lengths / env.dt + 1e-4).long().cpu() + 1
     return frames.clamp_max(max_frames) if max_frames else frames
 
 
@@ -78,7 +79,9 @@ def evaluate(
     from evaluation.metrics import summarize_motions
 
     lib = env.motion_lib
-    ids = torch.arange(lib.num_motions) if motion_ids is None else torch.as_tensor(list(motion_ids), dtype=torch.long)
+    cpu = torch.device("cpu")  # bookkeeping and recordings stay on the CPU whatever the env's device
+    wanted = range(lib.num_motions) if motion_ids is None else motion_ids
+    ids = torch.tensor([int(i) for i in wanted], dtype=torch.long, device=cpu)
     if ids.numel() == 0:
         raise ValueError("evaluate: no motions to evaluate")
     rows: List[Dict[str, Any]] = []
@@ -109,21 +112,24 @@ def _evaluation_settings(env: MimicEnv) -> Iterator[None]:
 
 
 def _run_batch(env: MimicEnv, policy: Policy, batch: Tensor, frames: Tensor) -> _BatchRecording:
-    n, k = env.num_envs, int(batch.numel())
-    assigned = torch.full((n,), int(batch[0]), dtype=torch.long)
-    assigned[:k] = batch
-    env.reset_envs(torch.arange(n), motion_ids=assigned, times=torch.zeros(n), flat_ground=True)
+    """Simulate one batch of motions from their first frame; the recording is kept on the CPU
+    (the env may be on a GPU), one copy per step."""
+    n, k, dev = env.num_envs, int(batch.numel()), env.device
+    assigned = torch.full((n,), int(batch[0]), dtype=torch.long, device=dev)
+    assigned[:k] = batch.to(dev)
+    env.reset_envs(torch.arange(n, device=dev), motion_ids=assigned, times=torch.zeros(n, device=dev), flat_ground=True)
     obs = env.observe()
     steps = int(frames.max())
     num_bodies, num_dofs = len(env.sim.robot.body_names), env.num_actions
+    empty = functools.partial(torch.empty, device="cpu")
     rec = _BatchRecording(
-        pos=torch.empty(steps, n, num_bodies, 3),
-        rot=torch.empty(steps, n, num_bodies, 4),
-        vel=torch.empty(steps, n, num_bodies, 3),
-        ang_vel=torch.empty(steps, n, num_bodies, 3),
-        dof_pos=torch.empty(steps, n, num_dofs),
-        dof_vel=torch.empty(steps, n, num_dofs),
-        contacts=torch.empty(steps, n, num_bodies, dtype=torch.bool),
+        pos=empty(steps, n, num_bodies, 3),
+        rot=empty(steps, n, num_bodies, 4),
+        vel=empty(steps, n, num_bodies, 3),
+        ang_vel=empty(steps, n, num_bodies, 3),
+        dof_pos=empty(steps, n, num_dofs),
+        dof_vel=empty(steps, n, num_dofs),
+        contacts=empty(steps, n, num_bodies, dtype=torch.bool),
     )
     for frame in range(steps):
         if frame > 0:
@@ -139,10 +145,12 @@ def _run_batch(env: MimicEnv, policy: Policy, batch: Tensor, frames: Tensor) -> 
 def _motion_row(env: MimicEnv, rec: _BatchRecording, env_id: int, motion_id: int, count: int) -> Dict[str, Any]:
     from evaluation.metrics import motion_metrics
 
-    times = torch.arange(count, dtype=torch.float64).mul(env.dt).float()
-    ref = env.motion_lib.get_motion_state(torch.full((count,), motion_id, dtype=torch.long), times)
-    ref_pos = ref.rigid_body_pos + env.ref_offset[env_id]
-    metrics = motion_metrics(rec.pos[:count, env_id], ref_pos, rec.rot[:count, env_id], ref.rigid_body_rot, env.dt)
+    device = env.motion_lib.device
+    times = torch.arange(count, dtype=torch.float64, device=device).mul(env.dt).float()
+    ref = env.motion_lib.get_motion_state(torch.full((count,), motion_id, dtype=torch.long, device=device), times)
+    ref_pos = (ref.rigid_body_pos + env.ref_offset[env_id]).cpu()
+    ref_rot = ref.rigid_body_rot.cpu()
+    metrics = motion_metrics(rec.pos[:count, env_id], ref_pos, rec.rot[:count, env_id], ref_rot, env.dt)
     row: Dict[str, Any] = {
         "motion_id": motion_id,
         "file": _motion_file(env, motion_id),
@@ -195,12 +203,12 @@ def _predicted_motion_lib(env: MimicEnv, ids: Tensor, motions: List[Dict[str, Te
     from motion.motion_file import METADATA_KEY
 
     data: Dict[str, Any] = {key: torch.cat([m[key] for m in motions]) for key in motions[0]}
-    num_frames = torch.tensor([int(m["gts"].shape[0]) for m in motions], dtype=torch.long)
+    num_frames = torch.tensor([int(m["gts"].shape[0]) for m in motions], dtype=torch.long, device="cpu")
     data["length_starts"] = torch.cumsum(num_frames, 0) - num_frames
     data["motion_num_frames"] = num_frames
     data["motion_lengths"] = ((num_frames - 1).double() * env.dt).float()
-    data["motion_dt"] = torch.full((len(motions),), env.dt, dtype=torch.float32)
-    data["motion_weights"] = torch.ones(len(motions))
+    data["motion_dt"] = torch.full((len(motions),), env.dt, dtype=torch.float32, device="cpu")
+    data["motion_weights"] = torch.ones(len(motions), device="cpu")
     data["motion_files"] = tuple(_motion_file(env, int(i)) for i in ids.tolist())
     data[METADATA_KEY] = {
         "predicted_from": env.motion_lib.source,

@@ -30,6 +30,7 @@ class InferenceOptions:
     experiment_path: str = DEFAULT_EXPERIMENT  # config source when there is no checkpoint
     motion_file: Optional[str] = None  # default: the one the policy was trained on
     simulator: Optional[str] = None
+    device: Optional[str] = None  # default: the checkpoint's ("auto": a GPU simulator on the GPU)
     robot_xml: Optional[str] = None  # robot MJCF (g1); default: the checkpoint's, else $MIMIC_G1_XML, ...
     num_envs: Optional[int] = None
     num_threads: Optional[int] = None
@@ -61,7 +62,7 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     else:
         config = load_experiment(options.experiment_path)
     items = [f"{key}={value}" for key, value in (
-        ("simulator", options.simulator), ("num_envs", options.num_envs),
+        ("simulator", options.simulator), ("device", options.device), ("num_envs", options.num_envs),
         ("motion_file", options.motion_file), ("num_threads", options.num_threads),
         ("robot_xml", options.robot_xml),
     ) if value is not None]  # fmt: skip
@@ -81,7 +82,7 @@ def make_policy(options: InferenceOptions, env: Any, payload: Optional[Dict[str,
     from training.ppo.agent import PPOAgent
 
     assert payload is not None
-    agent = PPOAgent(env.config.agent, env.num_obs, env.num_actions, seed=env.config.seed)
+    agent = PPOAgent(env.config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=env.config.seed)
     agent.load_state_dict(payload["model"]["agent"])
     return agent.policy
 

@@ -29,7 +29,7 @@ def update_motion_weights(
     num_motions = int(weights.numel())
     if num_motions == 0:
         raise ValueError("update_motion_weights: no motions")
-    new = weights.detach().to(torch.float32).clone()
+    new = weights.detach().to("cpu", torch.float32).clone()  # per-motion writes: cheap on the CPU
     for motion_id, success in successes.items():
         if not 0 <= int(motion_id) < num_motions:
             raise IndexError(f"motion id {motion_id} outside 0..{num_motions - 1}")

@@ -62,7 +62,7 @@ def frame_normalized_jerk(positions: Tensor, dt: float, window_s: float = DEFAUL
     if windows.shape[0] == 0:
         return positions.new_zeros((num_frames, positions.shape[1]))
     n = window_frames(dt, window_s)
-    starts = (torch.arange(num_frames) - n // 2).clamp(0, windows.shape[0] - 1)
+    starts = (torch.arange(num_frames, device=windows.device) - n // 2).clamp(0, windows.shape[0] - 1)
     return windows[starts]
 
 

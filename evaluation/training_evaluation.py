@@ -42,7 +42,7 @@ def run_training_evaluation(
     config = agent.config
     rank, world = distributed.rank(), distributed.world_size()
     lib = env.motion_lib
-    ids = torch.arange(lib.num_motions)
+    ids = torch.arange(lib.num_motions, device="cpu")
     if shared_motion_lib and world > 1:
         ids = ids[rank::world]
     every = config.save_predicted_motion_lib_every

@@ -199,7 +199,7 @@ class MotionLib:
 
     @motion_weights.setter
     def motion_weights(self, weights: Any) -> None:
-        weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
+        weights = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
         count = int(self.motion_lengths.shape[0])
         if weights.shape != (count,):
             raise MotionDataError(self.source, "motion_weights", f"shape ({count},)", f"shape {tuple(weights.shape)}")

@@ -97,3 +97,14 @@ def g1_xml() -> Path:
     """The Unitree G1 29-DoF MJCF (meshes beside it): ``<fixtures>/../robots/unitree_g1/g1_29dof.xml``."""
     path = resolve_fixtures_dir().parent / "robots" / "unitree_g1" / "g1_29dof.xml"
     return _require(path, "G1 model", path.is_file())
+
+
+@pytest.fixture(scope="session")
+def g1_clip(g1_xml: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A packaged G1 MotionLib: the robot standing in Unitree's bent-knee pose for 3 s at 30 fps."""
+    from motion.robot_clips import standing_clip
+    from training.robots import robot_by_name
+
+    path = tmp_path_factory.mktemp("g1_clip") / "g1_standing.pt"
+    torch.save(standing_clip(robot_by_name("g1", robot_xml=str(g1_xml))), path)
+    return path

@@ -16,7 +16,7 @@ import torch
 
 from mimic.cli import main as mimic_main
 from motion.motion_lib import MotionLib
-from motion.robot_clips import G1_STAND_POSE, standing_clip
+from motion.robot_clips import G1_STAND_POSE
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides
 from training.robots import robot_by_name
@@ -28,13 +28,6 @@ G1_MASS = 35.112142  # kg: the sum of the MJCF's <inertial> masses
 @pytest.fixture(scope="module")
 def g1(g1_xml):
     return robot_by_name("g1", robot_xml=str(g1_xml))
-
-
-@pytest.fixture(scope="module")
-def g1_clip(g1, tmp_path_factory):
-    path = tmp_path_factory.mktemp("g1") / "g1_standing.pt"
-    torch.save(standing_clip(g1), path)
-    return path
 
 
 @pytest.fixture()

@@ -7,17 +7,8 @@ import torch
 import yaml
 
 from mimic.cli import main as mimic_main
-from motion.robot_clips import standing_clip
-from training.robots import robot_by_name
 
 SMALL = ["agent.actor_units=[32,32]", "agent.critic_units=[32,32]", "agent.num_steps=4"]
-
-
-@pytest.fixture(scope="module")
-def g1_clip(g1_xml, tmp_path_factory):
-    path = tmp_path_factory.mktemp("robot_xml") / "g1_standing.pt"
-    torch.save(standing_clip(robot_by_name("g1", robot_xml=str(g1_xml))), path)
-    return path
 
 
 @pytest.fixture()

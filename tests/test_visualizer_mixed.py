@@ -13,7 +13,6 @@ from evaluation.visualizer import CONTACT_RGBA, MotionLibsVisualizer, detect_rob
 from mimic.cli import main
 from motion.errors import MotionDataError
 from motion.motion_lib import MotionLib
-from motion.robot_clips import standing_clip
 from training.robots import robot_by_name
 
 SMPL_STANDING = 1  # motion index of the synthetic library's standing clip (a walk is 0)
@@ -25,16 +24,8 @@ def g1_env_var(g1_xml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIMIC_G1_XML", str(g1_xml))
 
 
-@pytest.fixture(scope="module")
-def g1_lib(g1_xml: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A packaged G1 MotionLib: the robot standing in Unitree's bent-knee pose for 3 s at 30 fps."""
-    path = tmp_path_factory.mktemp("mixed") / "g1_standing.pt"
-    MotionLib(standing_clip(robot_by_name("g1", robot_xml=str(g1_xml)))).save(path)
-    return path
-
-
-def test_auto_detects_each_files_robot(synthetic_motion_lib: Path, g1_lib: Path, tmp_path: Path):
-    smpl, g1 = MotionLib.from_file(synthetic_motion_lib), MotionLib.from_file(g1_lib)
+def test_auto_detects_each_files_robot(synthetic_motion_lib: Path, g1_clip: Path, tmp_path: Path):
+    smpl, g1 = MotionLib.from_file(synthetic_motion_lib), MotionLib.from_file(g1_clip)
     assert (smpl.gts.shape[1], smpl.dps.shape[1]) == (24, 69) and (g1.gts.shape[1], g1.dps.shape[1]) == (30, 29)
     assert detect_robot(smpl) == "smpl" and detect_robot(g1) == "g1"
     assert robot_names_per_library([g1, smpl, g1], "auto") == ["g1", "smpl", "g1"]
@@ -54,8 +45,8 @@ def test_auto_detects_each_files_robot(synthetic_motion_lib: Path, g1_lib: Path,
     assert "30 bodies per frame with 29 DoFs (robot 'g1')" in error.expected
 
 
-def test_posed_copies_match_each_librarys_bodies(synthetic_motion_lib: Path, g1_lib: Path, g1_env_var: None):
-    smpl, g1 = MotionLib.from_file(synthetic_motion_lib), MotionLib.from_file(g1_lib)
+def test_posed_copies_match_each_librarys_bodies(synthetic_motion_lib: Path, g1_clip: Path, g1_env_var: None):
+    smpl, g1 = MotionLib.from_file(synthetic_motion_lib), MotionLib.from_file(g1_clip)
     visualizer = MotionLibsVisualizer([smpl, g1], ["smpl.pt", "g1.pt"], "auto")
     scene = visualizer.scene
     assert [copy.robot.name for copy in scene.copies] == ["smpl", "g1"]
@@ -86,11 +77,11 @@ def test_posed_copies_match_each_librarys_bodies(synthetic_motion_lib: Path, g1_
     assert worst[0] < 1e-3 and worst[1] < 1e-3  # m
 
 
-def test_headless_side_by_side_video(synthetic_motion_lib: Path, g1_lib: Path, g1_env_var: None, tmp_path, capsys):
+def test_headless_side_by_side_video(synthetic_motion_lib: Path, g1_clip: Path, g1_env_var: None, tmp_path, capsys):
     from evaluation.video import read_video_frames
 
     out = tmp_path / "mixed.mp4"
-    argv = ["visualize", "--motion-files", str(synthetic_motion_lib), str(g1_lib), "--robot", "smpl", "g1"]
+    argv = ["visualize", "--motion-files", str(synthetic_motion_lib), str(g1_clip), "--robot", "smpl", "g1"]
     argv += ["--motion-index", str(SMPL_STANDING), "--headless", "--output", str(out), "--max-frames", "8"]
     argv += ["--width", "160", "--height", "120"]
     assert main(argv) == 0
@@ -111,8 +102,8 @@ def test_headless_side_by_side_video(synthetic_motion_lib: Path, g1_lib: Path, g
     assert (grey[:, :, :80].sum(axis=(1, 2)) < 40).all()  # no G1 on the left
 
 
-def test_robot_count_must_match_the_files(synthetic_motion_lib: Path, g1_lib: Path, tmp_path: Path, capsys):
-    files = [str(synthetic_motion_lib), str(g1_lib), str(synthetic_motion_lib)]
+def test_robot_count_must_match_the_files(synthetic_motion_lib: Path, g1_clip: Path, tmp_path: Path, capsys):
+    files = [str(synthetic_motion_lib), str(g1_clip), str(synthetic_motion_lib)]
     argv = ["visualize", "--motion-files", *files, "--robot", "smpl", "g1", "--output", str(tmp_path / "v.mp4")]
     assert main(argv) == 2
     error = capsys.readouterr().err
@@ -151,8 +142,8 @@ def test_one_robot_scene_is_unchanged(g1_xml: Path):
         VisualizerScene(smpl, 0)
 
 
-def test_auto_g1_without_a_model_is_a_clear_error(g1_lib: Path, tmp_path: Path, monkeypatch, capsys):
+def test_auto_g1_without_a_model_is_a_clear_error(g1_clip: Path, tmp_path: Path, monkeypatch, capsys):
     monkeypatch.delenv("MIMIC_G1_XML", raising=False)
-    assert main(["visualize", "--motion-files", str(g1_lib), "--output", str(tmp_path / "v.mp4")]) == 2
+    assert main(["visualize", "--motion-files", str(g1_clip), "--output", str(tmp_path / "v.mp4")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("mimic visualize: error: G1 model not found") and "MIMIC_G1_XML" in error

@@ -23,15 +23,15 @@ class BaselineAgent:
             raise ValueError(f"unknown agent {kind!r}; expected one of {', '.join(BASELINE_AGENTS)}")
         self.kind = kind
         self.env = env
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.generator = generator if generator is not None else torch.Generator(device=env.device).manual_seed(0)
 
     def act(self, obs: Tensor) -> Tensor:
         """Raw actions (N, D): the env maps them to PD targets (:meth:`MimicEnv.pd_targets`)."""
         num_envs, num_actions = obs.shape[0], self.env.num_actions
         if self.kind == "zero":
-            return torch.zeros(num_envs, num_actions)
+            return torch.zeros(num_envs, num_actions, device=obs.device)
         if self.kind == "random":
-            return torch.randn(num_envs, num_actions, generator=self.generator)
+            return torch.randn(num_envs, num_actions, generator=self.generator, device=obs.device)
         # The target the PD should reach by the end of this control step.
         targets = self.env.reference_pd_targets(self.env.motion_times + self.env.dt)
         return self.env.actions_for_targets(targets)

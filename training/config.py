@@ -85,6 +85,9 @@ class ExperimentConfig:
     # MJCF of a file-based robot (g1); "" = $MIMIC_G1_XML, else the mujoco-menagerie package's model.
     robot_xml: str = ""
     simulator: str = "mujoco"
+    # Where simulator, env, MotionLib and networks live: "auto" (GPU simulators on this rank's GPU
+    # when there is one), "cpu", "cuda" or "cuda:k" (training.devices.resolve_device).
+    device: str = "auto"
     motion_file: str = ""
     num_envs: int = 4096  # per rank
     ngpu: int = 1  # ranks (processes) on this node

@@ -31,6 +31,7 @@ FLAG_FIELDS = {
     "robot_name": "robot_name",
     "robot_xml": "robot_xml",
     "simulator": "simulator",
+    "device": "device",
     "motion_file": "motion_file",
     "num_envs": "num_envs",
     "batch_size": "agent.batch_size",
@@ -152,8 +153,8 @@ def run_rank(
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
-    env, motion_md5 = make_env(config, rank, world_size, threads)
-    agent = PPOAgent(config.agent, env.num_obs, env.num_actions, seed=config.seed + rank)
+    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=rank if local_rank is None else local_rank)
+    agent = PPOAgent(config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=config.seed + rank)
     loop = _EpochLoop(rank, options, config, start, run, env, agent, motion_md5)
     try:
         return loop.run()
@@ -164,11 +165,15 @@ def run_rank(
             torch.distributed.destroy_process_group()
 
 
-def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threads: int = 0) -> Any:
-    """Simulator + MotionLib + MimicEnv for one rank; also returns the MotionLib file's md5."""
+def make_env(
+    config: ExperimentConfig, rank: int = 0, world_size: int = 1, threads: int = 0, local_rank: int = 0
+) -> Any:
+    """Simulator + MotionLib + MimicEnv for one rank, all on the rank's device
+    (:func:`training.devices.resolve_device`); also returns the MotionLib file's md5."""
     from motion.io_utils import file_md5
     from motion.motion_lib import MotionLib
     from motion.motion_lib_shards import resolve_motion_file
+    from training.devices import resolve_device
     from training.envs.mimic_env import MimicEnv
     from training.robots import robot_by_name
     from training.simulator import create_simulator
@@ -176,7 +181,8 @@ def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threa
     from training.terrain import build_terrain
 
     motion_path = resolve_motion_file(config.motion_file, rank, world_size)
-    motion_lib = MotionLib.from_file(motion_path)
+    device = resolve_device(config.simulator, config.device, local_rank)
+    motion_lib = MotionLib.from_file(motion_path, device=device)
     sim_config = SimulatorConfig(
         num_envs=config.num_envs,
         physics_hz=config.env.physics_hz,
@@ -184,10 +190,11 @@ def make_env(config: ExperimentConfig, rank: int = 0, world_size: int = 1, threa
         num_threads=threads,
         seed=config.seed + rank,
         terrain=build_terrain(config.env.terrain),
+        device=str(device),
     )
     robot = robot_by_name(config.robot_name, robot_xml=config.robot_xml or None)
     simulator = create_simulator(config.simulator, robot, sim_config)
-    generator = torch.Generator().manual_seed(config.seed + rank)
+    generator = torch.Generator(device=device).manual_seed(config.seed + rank)
     return MimicEnv(config, simulator, motion_lib, generator), file_md5(motion_path)
 
 
@@ -213,7 +220,8 @@ class _EpochLoop:
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rng_states"]
-                if len(states) == distributed.world_size():  # same world size: each rank its own stream
+                if len(states) == distributed.world_size() and self._same_device_kind(states[self.rank]):
+                    # same ranks on the same kind of device: each rank continues its own streams
                     state = states[self.rank]
                     restore_rng_state(state)
                     self.agent.generator.set_state(state["agent_generator"])
@@ -239,6 +247,7 @@ class _EpochLoop:
                 metrics = self.agent.update()
                 metrics.update(rollout)
                 metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
+                metrics["wall_seconds"] = round(time.time() - self.started, 3)  # since this process started
                 if evaluation_due(self.agent.epoch, self.config.agent.eval_metrics_every):
                     metrics.update(self._evaluate())
                 if self.is_main:
@@ -275,6 +284,17 @@ class _EpochLoop:
             self.best_score = metrics["Eval/success_rate"]
             self._save(self.run_dir.score_based_checkpoint)
         return metrics
+
+    def _same_device_kind(self, state: Dict[str, Any]) -> bool:
+        """Whether ``state``'s generators were saved on this run's kind of device: CPU and CUDA
+        generator states differ in format, so a run moved between them starts new random streams."""
+        same = all(
+            state[key].numel() == generator.get_state().numel()
+            for key, generator in (("agent_generator", self.agent.generator), ("env_generator", self.env.generator))
+        )
+        if not same and self.is_main:
+            print("mimic train: resume: the checkpoint's random streams are from another device: new streams")
+        return same
 
     def _finished(self) -> bool:
         agent_config = self.config.agent
@@ -341,7 +361,7 @@ class _EpochLoop:
             optimizers={},
             config=self.config,
             rng_states=states,
-            motion_weights=self.env.motion_lib.motion_weights,
+            motion_weights=self.env.motion_lib.motion_weights.cpu(),
             counters={
                 "run_start_time": self.started,
                 "best_evaluated_score": self.best_score,

@@ -21,6 +21,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         help="config for baselines (default training/experiments/mimic/mlp.py)")  # fmt: skip
     add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (default: the training one)")
     add("--simulator", default=None, help="physics backend (default: the checkpoint's)")
+    add("--device", default=None, help="auto, cpu, cuda, cuda:k (default: the checkpoint's)")
     add("--robot-xml", "--robot_xml", default=None,
         help="robot MJCF for g1 (default: the checkpoint's, else $MIMIC_G1_XML, else mujoco-menagerie's)")  # fmt: skip
     add("--num-envs", "--num_envs", type=int, default=None, help="parallel envs (full-eval batches of this many)")
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         experiment_path=args.experiment_path or DEFAULT_EXPERIMENT,
         motion_file=args.motion_file,
         simulator=args.simulator,
+        device=args.device,
         robot_xml=args.robot_xml,
         num_envs=args.num_envs,
         num_threads=args.num_threads,

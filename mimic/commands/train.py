@@ -22,6 +22,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--robot-xml", "--robot_xml", default=None,
         help="robot MJCF for g1 (default: $MIMIC_G1_XML, else the mujoco-menagerie package's)")  # fmt: skip
     add("--simulator", default=None, help="physics backend: mujoco (default), mjwarp, isaacgym")
+    add("--device", default=None, help="auto (default: mjwarp/isaacgym on this rank's GPU if any), cpu, cuda, cuda:k")
     add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (a path with 'slurmrank' is sharded)")
     add("--num-envs", "--num_envs", type=int, default=None, help="environments per rank")
     add("--batch-size", "--batch_size", type=int, default=None, help="PPO minibatch size per rank")

@@ -48,7 +48,16 @@ class MimicEnv:
         self.env_config = config.env
         self.sim = simulator
         self.motion_lib = motion_lib
-        self.generator = generator if generator is not None else torch.Generator().manual_seed(config.seed)
+        #: Every tensor of the env lives here: the simulator's device (its state tensors are read in place).
+        self.device = simulator.device
+        if motion_lib.device != self.device:
+            raise ValueError(
+                f"MimicEnv: the MotionLib is on {motion_lib.device}, the simulator on {self.device}: "
+                f"load it with MotionLib.from_file(path, device={str(self.device)!r})"
+            )
+        self.generator = generator if generator is not None else torch.Generator(self.device).manual_seed(config.seed)
+        if self.generator.device != self.device:
+            raise ValueError(f"MimicEnv: the generator is on {self.generator.device}, the env on {self.device}")
         self.num_envs = simulator.num_envs
         self.num_actions = simulator.num_dofs
         self.dt = simulator.control_dt
@@ -58,35 +67,38 @@ class MimicEnv:
         self.action_offset: Optional[Tensor] = None
         self.action_scale: Optional[Tensor] = None
         if robot.action_scale:
-            self.action_offset = torch.tensor(robot.action_offset or (0.0,) * len(robot.action_scale))
-            self.action_scale = torch.tensor(robot.action_scale)
-        self.contact_body_ids = torch.tensor([robot.body_names.index(b) for b in robot.contact_bodies])
+            offsets = robot.action_offset or (0.0,) * len(robot.action_scale)
+            self.action_offset = torch.tensor(offsets, device=self.device)
+            self.action_scale = torch.tensor(robot.action_scale, device=self.device)
+        body_ids = [robot.body_names.index(b) for b in robot.contact_bodies]
+        self.contact_body_ids = torch.tensor(body_ids, dtype=torch.int64, device=self.device)
         self._ref_contacts = self._smoothed_reference_contacts()
         obs_config = self.env_config.observations
         self._height_points = (
-            height_map_points(obs_config.terrain_obs_points, obs_config.terrain_obs_extent)
+            height_map_points(obs_config.terrain_obs_points, obs_config.terrain_obs_extent, self.device)
             if obs_config.terrain_obs
             else None
         )
         terrain = simulator.config.terrain
-        self.spawn_points = terrain.spawn_points if terrain is not None else None
+        self.spawn_points = terrain.spawn_points.to(self.device) if terrain is not None else None
         # Evaluation spawns on flat ground: the middle of the terrain's flat border strip, whose
         # height is that of the heightfield's first cell (None on a flat plane: no offset).
         self.flat_spawn_point: Optional[Tensor] = None
         if terrain is not None:
             half_border = 0.5 * self.env_config.terrain.border_size
             self.flat_spawn_point = torch.tensor(
-                [terrain.origin[0] + half_border, terrain.origin[1] + half_border, float(terrain.heights[0, 0])]
+                [terrain.origin[0] + half_border, terrain.origin[1] + half_border, float(terrain.heights[0, 0])],
+                device=self.device,
             )
 
-        n, d = self.num_envs, self.num_actions
-        self.motion_ids = torch.zeros(n, dtype=torch.long)
-        self.motion_times = torch.zeros(n)
-        self.progress = torch.zeros(n, dtype=torch.long)
-        self.ref_offset = torch.zeros(n, 3)  # spawn xy shift and terrain height added to the reference
-        self.prev_actions = torch.zeros(n, d)
-        self.prev_targets = torch.zeros(n, d)
-        self.episode_return = torch.zeros(n)
+        n, d, dev = self.num_envs, self.num_actions, self.device
+        self.motion_ids = torch.zeros(n, dtype=torch.long, device=dev)
+        self.motion_times = torch.zeros(n, device=dev)
+        self.progress = torch.zeros(n, dtype=torch.long, device=dev)
+        self.ref_offset = torch.zeros(n, 3, device=dev)  # spawn xy shift and terrain height added to the reference
+        self.prev_actions = torch.zeros(n, d, device=dev)
+        self.prev_targets = torch.zeros(n, d, device=dev)
+        self.episode_return = torch.zeros(n, device=dev)
         self.auto_reset = True  # False while evaluating: ended episodes keep running (see step)
         self._cached_ref: Optional[Tuple[Tensor, MotionState]] = None
         self.num_obs = int(self.observe().shape[1])
@@ -97,7 +109,7 @@ class MimicEnv:
         """(F, K) reference contacts of the contact bodies, moving-averaged per motion."""
         lib = self.motion_lib
         if lib.contacts is None:
-            return torch.zeros(lib.num_frames, len(self.contact_body_ids))
+            return torch.zeros(lib.num_frames, len(self.contact_body_ids), device=self.device)
         contacts = lib.contacts[:, self.contact_body_ids].float()
         smoothed = torch.empty_like(contacts)
         window = self.env_config.ref_contact_smooth_window
@@ -137,7 +149,7 @@ class MimicEnv:
     # --- episodes ----------------------------------------------------------------------------
 
     def reset(self) -> Tensor:
-        self.reset_envs(torch.arange(self.num_envs))
+        self.reset_envs(torch.arange(self.num_envs, device=self.device))
         return self.observe()
 
     def reset_envs(
@@ -153,21 +165,23 @@ class MimicEnv:
         count = int(env_ids.numel())
         if count == 0:
             return
+        env_ids = env_ids.to(self.device)
         if motion_ids is None:
             motion_ids = self.motion_lib.sample_motions(count, self.generator)
-        if times is None:
-            times = self._sample_start_times(motion_ids)
+        motion_ids = motion_ids.to(self.device)
+        times = self._sample_start_times(motion_ids) if times is None else times.to(self.device)
         self._cached_ref = None  # motions, times or spawn offsets change
         self.motion_ids[env_ids] = motion_ids
         self.motion_times[env_ids] = times
         ref = self.motion_lib.get_motion_state(motion_ids, times)
         root_pos = ref.rigid_body_pos[:, 0]
-        offset = torch.zeros(count, 3)
+        offset = torch.zeros(count, 3, device=self.device)
         if flat_ground and self.flat_spawn_point is not None:
             offset[:, :2] = self.flat_spawn_point[:2] - root_pos[:, :2]
             offset[:, 2] = self.flat_spawn_point[2]
         elif self.spawn_points is not None:
-            spawn = self.spawn_points[torch.randint(len(self.spawn_points), (count,), generator=self.generator)]
+            drawn = torch.randint(len(self.spawn_points), (count,), generator=self.generator, device=self.device)
+            spawn = self.spawn_points[drawn]
             offset[:, :2] = spawn[:, :2] - root_pos[:, :2]
             offset[:, 2] = spawn[:, 2]
         self.ref_offset[env_ids] = offset
@@ -186,9 +200,10 @@ class MimicEnv:
 
     def _sample_start_times(self, motion_ids: Tensor) -> Tensor:
         lengths = self.motion_lib.motion_lengths[motion_ids]
-        uniform = torch.rand(len(motion_ids), generator=self.generator)
+        uniform = torch.rand(len(motion_ids), generator=self.generator, device=self.device)
         times = uniform * (lengths - self.dt).clamp_min(0.0)
-        from_start = torch.rand(len(motion_ids), generator=self.generator) < self.env_config.init_start_prob
+        draw = torch.rand(len(motion_ids), generator=self.generator, device=self.device)
+        from_start = draw < self.env_config.init_start_prob
         return torch.where(from_start, torch.zeros_like(times), times)
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -199,7 +214,7 @@ class MimicEnv:
         physics = self.sim.get_state()
         if physics is None:
             return None
-        state = {name: getattr(self, name).clone() for name in _EPISODE_FIELDS}
+        state = {name: getattr(self, name).to("cpu", copy=True) for name in _EPISODE_FIELDS}
         state["generator"] = self.generator.get_state()
         state["physics"] = physics
         return state

@@ -33,7 +33,7 @@ def smooth_contacts(contacts: Tensor, window: int) -> Tensor:
     values = contacts.float().t()[:, None, :]  # (C, 1, T)
     left = (window - 1) // 2
     padded = torch.nn.functional.pad(values, (left, window - 1 - left), mode="replicate")
-    kernel = torch.full((1, 1, window), 1.0 / window, dtype=values.dtype)
+    kernel = torch.full((1, 1, window), 1.0 / window, dtype=values.dtype, device=values.device)
     return torch.nn.functional.conv1d(padded, kernel)[:, 0, :].t()
 
 

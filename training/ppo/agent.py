@@ -154,7 +154,7 @@ class PPOAgent:
                 self.reward_normalizer.record(reward, done)
             self._track_episodes(reward, done)
             for name, scalar in info.get("metrics", {}).items():
-                scalar = torch.as_tensor(scalar, dtype=torch.float64).detach()
+                scalar = torch.as_tensor(scalar, dtype=torch.float64, device=self.device).detach()
                 metric_sums[name] = metric_sums[name] + scalar if name in metric_sums else scalar
             obs, value = next_obs, next_value
         self._obs = obs
