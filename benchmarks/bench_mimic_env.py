@@ -44,7 +44,7 @@ from training.config import ExperimentConfig  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
 from training.ppo.agent import PPOAgent  # noqa: E402
 from training.robots import robot_by_name  # noqa: E402
-from training.simulator.mujoco_backend import build_model  # noqa: E402
+from training.simulator.mujoco_model import build_model  # noqa: E402
 from training.trainer import make_env  # noqa: E402
 
 THREADS = 2

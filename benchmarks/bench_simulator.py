@@ -42,7 +42,8 @@ sys.path.insert(0, str(REPO))
 from motion.rotations import quat_rotate  # noqa: E402
 from training.robots import smpl_robot  # noqa: E402
 from training.simulator.base import DofState, RootState, SimulatorConfig  # noqa: E402
-from training.simulator.mujoco_backend import MujocoSimulator, build_model  # noqa: E402
+from training.simulator.mujoco_backend import MujocoSimulator  # noqa: E402
+from training.simulator.mujoco_model import build_model  # noqa: E402
 
 THREADS = 2
 DECIMATION = 4

@@ -179,7 +179,7 @@ def small_terrain():
 def test_mujoco_heightfield_agrees_with_terrain_heights(small_terrain, offset):
     from training.robots import smpl_robot
     from training.simulator.base import TerrainSpec
-    from training.simulator.mujoco_backend import GROUND_NAME, build_model
+    from training.simulator.mujoco_model import GROUND_NAME, build_model
 
     spec = small_terrain
     if offset:  # any spec, e.g. one below z = 0, not only what build_terrain makes

@@ -1,8 +1,8 @@
 """The ``mjwarp`` backend: all N worlds batched in one MuJoCo Warp ``Data`` (``nworld = N``).
 
-Same ``MjModel`` as the ``mujoco`` backend (:func:`training.simulator.mujoco_backend.build_model`:
-one MJCF, the same ground, the same PD law: a clipped spring actuator plus hinge damping) and the
-same model indexing (body/DoF/actuator maps borrowed from :class:`MujocoSimulator`). One control
+Same ``MjModel`` as the ``mujoco`` backend (:mod:`training.simulator.mujoco_model`: one MJCF, the
+same ground, the same PD law: a clipped spring actuator plus hinge damping), the same model
+indexing and the same reset-state conversion. One control
 step writes ``ctrl`` for every world, runs ``mujoco_warp.step`` ``decimation`` times and then
 recomputes the frames at the new state (kinematics, COM positions and velocities, as the CPU
 backend does). On CUDA that whole sequence is captured once as a CUDA graph and replayed; on Warp's
@@ -33,9 +33,8 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from motion.rotations import quat_conjugate, quat_rotate
 from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
-from training.simulator.mujoco_backend import MujocoSimulator, build_model
+from training.simulator.mujoco_model import build_model, index_model, reset_coordinates
 from training.terrain import sample_heights
 
 CONTACTS_PER_WORLD = 64  # contact slots allocated per world (shared pool of N · this)
@@ -71,9 +70,7 @@ class MjwarpSimulator(Simulator):
         super().__init__(robot, config)
         self.device = torch.device("cpu" if self._wp_device.is_cpu else f"cuda:{self._wp_device.ordinal}")
         self.model = build_model(robot, config.terrain, config.physics_hz)
-        # The same body/DoF/actuator/geom maps as the CPU backend (it only reads self._mj, self.model
-        # and self.num_bodies): one definition of the robot's index conventions.
-        MujocoSimulator._index_model(self, robot)  # type: ignore[arg-type]
+        self.index = index_model(self.model, robot)
         m, n, dev = self.model, self.num_envs, self.device
         data = mujoco.MjData(m)  # no mj_forward: its contacts at qpos0 (maybe many) would have to fit
         with wp.ScopedDevice(self._wp_device):
@@ -91,9 +88,10 @@ class MjwarpSimulator(Simulator):
         self._con_geom, self._con_world = view(d.contact.geom), view(d.contact.worldid)
         self._con_wrench = view(self._contact_wrench)
         long = lambda a: torch.as_tensor(a, dtype=torch.int64, device=dev)
-        self._body_idx, self._root_idx = long(self._body_ids), long(self._body_root)
-        self._dof_q, self._dof_v, self._act_idx = long(self._dof_qpos), long(self._dof_qvel), long(self._act_of_dof)
-        self._geom_robot = long(self._geom_body)
+        index = self.index
+        self._body_idx, self._root_idx = long(index.body_ids), long(index.body_root)
+        self._dof_q, self._dof_v, self._act_idx = long(index.dof_qpos), long(index.dof_qvel), long(index.act_of_dof)
+        self._geom_robot = long(index.geom_body)
         self._qpos0 = torch.as_tensor(m.qpos0, dtype=torch.float32, device=dev)
         b, nd = self.num_bodies, self.num_dofs
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float32, device=dev)
@@ -213,21 +211,9 @@ class MjwarpSimulator(Simulator):
 
     def reset_envs(self, env_ids: Tensor, root: RootState, dofs: DofState) -> None:
         ids = self.checked_reset_ids(env_ids, root, dofs)
-        k, dev = len(ids), self.device
-        if k == 0:
+        if len(ids) == 0:
             return
-        as64 = lambda t: t.detach().to(dev, torch.float64)
-        rot = as64(root.rot)
-        qpos = self._qpos0.double().repeat(k, 1)
-        qvel = torch.zeros(k, self._qvel.shape[1], dtype=torch.float64, device=dev)
-        rq, rv = self._root_q, self._root_v
-        qpos[:, rq : rq + 3] = as64(root.pos)
-        qpos[:, rq + 3 : rq + 7] = rot[:, [3, 0, 1, 2]]  # xyzw → wxyz
-        qpos[:, self._dof_q] = as64(dofs.pos)
-        qvel[:, rv : rv + 3] = as64(root.vel)
-        # the free joint's angular velocity is in the body's own frame
-        qvel[:, rv + 3 : rv + 6] = quat_rotate(quat_conjugate(rot), as64(root.ang_vel))
-        qvel[:, self._dof_v] = as64(dofs.vel)
+        qpos, qvel = reset_coordinates(self.index, self._qpos0, self.model.nv, root, dofs)
         self._write_rows(ids, qpos, qvel)
         # Frames depend only on qpos/qvel: recomputing them for every world leaves the others as they were.
         self._refresh_frames()

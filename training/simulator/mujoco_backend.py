@@ -35,80 +35,20 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Callable, List, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from motion.rotations import quat_conjugate, quat_rotate
-from training.simulator.base import (
-    BodyState,
-    DofState,
-    RobotSpec,
-    RootState,
-    Simulator,
-    SimulatorConfig,
-    TerrainSpec,
-)
+from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
+from training.simulator.mujoco_model import build_model, index_model, reset_coordinates
 from training.terrain import sample_heights
 
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco
 
-GROUND_NAME = "ground"
-HFIELD_BASE_DEPTH = 1.0  # m of solid below the heightfield's lowest point
 _EDGES = np.arange(4)  # a condim-3 pyramidal contact owns 4 constraint rows
-_GROUND_ATTRS = {"contype": "1", "conaffinity": "1", "condim": "3", "friction": "1 0.005 0.0001"}
-
-
-def build_model_xml(robot_xml: str, terrain: Optional[TerrainSpec]) -> str:
-    """The robot's MJCF plus the ground: a plane at z = 0, or a heightfield ``GROUND_NAME`` whose
-    elevations are filled in by :func:`build_model` (MJCF text cannot carry millions of samples
-    cheaply)."""
-    root = ET.fromstring(robot_xml)
-    worldbody = root.find("worldbody")
-    if worldbody is None:
-        worldbody = ET.SubElement(root, "worldbody")
-    if terrain is None:
-        ground = ET.Element("geom", name=GROUND_NAME, type="plane", size="0 0 0.05", **_GROUND_ATTRS)
-    else:
-        rows, cols = terrain.heights.shape
-        half_x, half_y = (rows - 1) * terrain.horizontal_scale / 2, (cols - 1) * terrain.horizontal_scale / 2
-        low = float(terrain.heights.min())
-        span = max(float(terrain.heights.max()) - low, 1e-3)  # MuJoCo needs a positive elevation scale
-        asset = root.find("asset")
-        if asset is None:
-            asset = ET.Element("asset")
-            root.insert(list(root).index(worldbody), asset)
-        # MuJoCo heightfield rows run along y and columns along x (TerrainSpec has x along rows),
-        # so nrow = cols; samples span [-size_x, size_x] × [-size_y, size_y] around the geom.
-        ET.SubElement(asset, "hfield", name=GROUND_NAME, nrow=str(cols), ncol=str(rows),
-                      size=f"{half_x!r} {half_y!r} {span!r} {HFIELD_BASE_DEPTH!r}")  # fmt: skip
-        centre = (terrain.origin[0] + half_x, terrain.origin[1] + half_y)
-        # the geom sits at the lowest height; elevations 0..1 of the data span [low, low + span]
-        ground = ET.Element("geom", name=GROUND_NAME, type="hfield", hfield=GROUND_NAME,
-                            pos=f"{centre[0]!r} {centre[1]!r} {low!r}", **_GROUND_ATTRS)  # fmt: skip
-    worldbody.insert(0, ground)
-    return ET.tostring(root, encoding="unicode")
-
-
-def build_model(robot: RobotSpec, terrain: Optional[TerrainSpec], physics_hz: float) -> mujoco.MjModel:
-    """Compile the robot on its ground with timestep 1/physics_hz (integrator from the robot MJCF)."""
-    import mujoco
-
-    model = mujoco.MjModel.from_xml_string(build_model_xml(robot.mjcf_xml, terrain))
-    model.opt.timestep = 1.0 / physics_hz
-    if terrain is not None:
-        heights = terrain.heights.detach().cpu().double().numpy()
-        geom = model.geom(GROUND_NAME)
-        low, span = float(geom.pos[2]), float(model.hfield_size[0, 2])
-        # height = geom z + data · size_z; data is (nrow = y, ncol = x) row-major: transposed
-        model.hfield_data[:] = ((heights.T - low) / span).reshape(-1)
-    return model
-
-
 _CHUNKS_PER_THREAD = 4  # stepping: chunks per worker thread, taken on demand (load balance)
 
 
@@ -254,36 +194,13 @@ class MujocoSimulator(Simulator):
         self._diverged[:] = False
 
     def _index_model(self, robot: RobotSpec) -> None:
-        mj, m = self._mj, self.model
-        obj = mj.mjtObj
-        self._body_ids = np.array([mj.mj_name2id(m, obj.mjOBJ_BODY, name) for name in robot.body_names])
-        joint_ids = np.array([mj.mj_name2id(m, obj.mjOBJ_JOINT, name) for name in robot.dof_names])
-        missing = [name for name, i in zip(robot.body_names + robot.dof_names, list(self._body_ids) +
-                   list(joint_ids)) if i < 0]  # fmt: skip
-        if missing:
-            raise ValueError(f"robot {robot.name!r}: MJCF lacks bodies/joints {missing}")
-        free = [j for j in range(m.njnt) if m.jnt_type[j] == mj.mjtJoint.mjJNT_FREE]
-        if len(free) != 1:
-            raise ValueError(f"robot {robot.name!r}: expected one free root joint, found {len(free)}")
-        self._root_q, self._root_v = int(m.jnt_qposadr[free[0]]), int(m.jnt_dofadr[free[0]])
-        self._dof_qpos = m.jnt_qposadr[joint_ids].astype(np.int64)
-        self._dof_qvel = m.jnt_dofadr[joint_ids].astype(np.int64)
-        actuator_of_joint = {int(m.actuator_trnid[a, 0]): a for a in range(m.nu)
-                             if m.actuator_trntype[a] == mj.mjtTrn.mjTRN_JOINT}  # fmt: skip
-        if m.nu != len(joint_ids) or any(int(j) not in actuator_of_joint for j in joint_ids):
-            raise ValueError(f"robot {robot.name!r}: expected one joint actuator per DoF")
-        self._act_of_dof = np.array([actuator_of_joint[int(j)] for j in joint_ids])
-        self._body_root = m.body_rootid[self._body_ids]
-        # geom → robot body index (num_bodies: not a robot body, e.g. the ground)
-        robot_index = np.full(m.nbody, self.num_bodies)
-        robot_index[self._body_ids] = np.arange(self.num_bodies)
-        self._geom_body = robot_index[m.geom_bodyid]
-        # Contacts take the larger condim of their geoms (no explicit <pair>s to override it): with
-        # condim 3 everywhere and pyramidal cones every contact decodes the same vectorised way.
-        self._condim3_pyramids = bool(
-            m.opt.cone == mj.mjtCone.mjCONE_PYRAMIDAL and m.npair == 0 and (m.geom_condim == 3).all()
-        )
+        index = self.index = index_model(self.model, robot)
+        # unpacked: the per-world hot loops read them as plain attributes
+        self._body_ids, self._body_root, self._geom_body = index.body_ids, index.body_root, index.geom_body
+        self._dof_qpos, self._dof_qvel, self._act_of_dof = index.dof_qpos, index.dof_qvel, index.act_of_dof
+        self._condim3_pyramids = index.condim3_pyramids
         # the checks after which mj_step resets a world: non-finite/huge qpos, qvel or qacc
+        mj = self._mj
         self._bad_state = tuple(int(w) for w in (mj.mjtWarning.mjWARN_BADQPOS, mj.mjtWarning.mjWARN_BADQVEL,
                                                  mj.mjtWarning.mjWARN_BADQACC))  # fmt: skip
 
@@ -399,20 +316,11 @@ class MujocoSimulator(Simulator):
     # -------------------------------------------------------------------------------- resets
     def reset_envs(self, env_ids: Tensor, root: RootState, dofs: DofState) -> None:
         ids = self.checked_reset_ids(env_ids, root, dofs).numpy()
-        k, m = len(ids), self.model
-        if k == 0:
+        if len(ids) == 0:
             return
-        as64 = lambda t: t.detach().to("cpu", torch.float64)
-        rot = as64(root.rot)
-        qpos = np.tile(m.qpos0, (k, 1))
-        qvel = np.zeros((k, m.nv))
-        qpos[:, self._root_q : self._root_q + 3] = as64(root.pos).numpy()
-        qpos[:, self._root_q + 3 : self._root_q + 7] = rot.numpy()[:, [3, 0, 1, 2]]  # xyzw → wxyz
-        qpos[:, self._dof_qpos] = as64(dofs.pos).numpy()
-        qvel[:, self._root_v : self._root_v + 3] = as64(root.vel).numpy()
-        # The free joint's angular velocity is in the body's own frame.
-        qvel[:, self._root_v + 3 : self._root_v + 6] = quat_rotate(quat_conjugate(rot), as64(root.ang_vel)).numpy()
-        qvel[:, self._dof_qvel] = as64(dofs.vel).numpy()
+        qpos0 = torch.from_numpy(self.model.qpos0)
+        qpos_t, qvel_t = reset_coordinates(self.index, qpos0, self.model.nv, root, dofs)
+        qpos, qvel = qpos_t.numpy(), qvel_t.numpy()
 
         def job(s: int) -> None:
             lo, hi = self._slices[s]
