@@ -39,10 +39,10 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
-from motion.batch_convert import convert_amass_tree  # noqa: E402
-from motion.motion_lib_packaging import package_motion_lib  # noqa: E402
-from motion.synthetic import synthesize_amass_clips  # noqa: E402
+from bench_mimic_env import standing_library as synthetic_library  # noqa: E402  (standing clip + walks)
+
 from training.baseline_agents import BaselineAgent  # noqa: E402
 from training.config import ExperimentConfig  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
@@ -53,15 +53,6 @@ TARGET_ENV_STEPS_PER_S = 150_000  # full SMPL env at 8192 envs on one H100
 TARGET_TRAIN_OVER_ENV = 0.5  # training throughput within 2× of the env alone
 DEFAULT_ACTOR = "[1024,1024,1024,1024,1024,1024]"
 DEFAULT_CRITIC = "[1024,1024,1024,1024]"
-
-
-def synthetic_library(folder: Path) -> Path:
-    """The synthetic AMASS-format clips (a standing clip and walks) packaged as one MotionLib."""
-    synthesize_amass_clips(folder / "amass")
-    convert_amass_tree(folder / "amass", folder / "motions", progress=False)
-    lib = folder / "lib.pt"
-    package_motion_lib(folder / "motions" / "SYNTHETIC", lib)
-    return lib
 
 
 def synchronize(device: torch.device) -> None:
