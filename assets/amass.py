@@ -15,6 +15,7 @@ from pydantic import Field
 
 from assets.amass_sources import download_subset, require_clips, stage_local_subset
 from assets.hashing import output_md5
+from motion.amass import AMASS_SUBSETS
 from motion.batch_convert import convert_amass_tree
 from motion.conversion import CONVERTER_VERSION, ConversionParams
 from motion.io_utils import atomic_write_text
@@ -22,12 +23,7 @@ from motion.motion_config import MotionEntry, split_of_subset, write_motion_conf
 from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
 
-#: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
-AMASS_SUBSETS = (
-    "ACCAD", "BMLhandball", "BMLmovi", "BMLrub", "CMU", "CNRS", "DFaust", "DanceDB", "EKUT",
-    "EyesJapanDataset", "GRAB", "HDM05", "HUMAN4D", "HumanEva", "KIT", "MoSh", "PosePrior", "SFU",
-    "SOMA", "SSM", "TCDHands", "TotalCapture", "Transitions", "WEIZMANN",
-)  # fmt: skip
+#: Partitions: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
 AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS])
 #: The clip list a subset is converted from, kept in its output folder (as the DVC stage does).
 CLIPS_YAML = "clips.yaml"

@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -282,6 +282,34 @@ def find_amass_files(root: PathLike) -> List[Path]:
     for directory, _dirs, files in os.walk(os.fspath(root)):
         found.extend(Path(directory, name) for name in files if is_amass_motion_file(name))
     return sorted(found)
+
+
+#: AMASS subsets as the AMASS server names its per-dataset archives today.
+AMASS_SUBSETS = (
+    "ACCAD", "BMLhandball", "BMLmovi", "BMLrub", "CMU", "CNRS", "DFaust", "DanceDB", "EKUT",
+    "EyesJapanDataset", "GRAB", "HDM05", "HUMAN4D", "HumanEva", "KIT", "MoSh", "PosePrior", "SFU",
+    "SOMA", "SSM", "TCDHands", "TotalCapture", "Transitions", "WEIZMANN",
+)  # fmt: skip
+#: The folder names of older AMASS releases (still in many users' trees).
+AMASS_LEGACY_SUBSETS = (
+    "BioMotionLab_NTroje", "DFaust_67", "Eyes_Japan_Dataset", "MPI_HDM05", "MPI_Limits", "MPI_mosh",
+    "SSM_synced", "TCD_handMocap", "Transitions_mocap",
+)  # fmt: skip
+
+
+def subset_folder_parent(root: PathLike) -> Optional[Tuple[Path, str]]:
+    """``(parent, name)`` when ``root`` is one AMASS subset's own folder (``~/AMASS/SFU``): its
+    name is a known subset and none of its folders is one. Converted from there, the first folder
+    below it (a subject, ``0005``) would pass for the subset; callers convert ``parent`` restricted
+    to ``name`` instead. None for an AMASS root (``~/AMASS``) or any other folder."""
+    path = Path(root)
+    known = set(AMASS_SUBSETS) | set(AMASS_LEGACY_SUBSETS)
+    if path.name not in known or not path.is_dir():
+        return None
+    if any(child.is_dir() and child.name in known for child in path.iterdir()):
+        return None
+    resolved = path.resolve()
+    return resolved.parent, resolved.name
 
 
 def amass_subset_of(path: PathLike, root: PathLike) -> str:

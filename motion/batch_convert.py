@@ -71,15 +71,27 @@ def output_name(relative_source: str) -> str:
 
 
 def plan_conversion(
-    amass_root: PathLike, out_dir: PathLike, motion_config: Optional[PathLike] = None
+    amass_root: PathLike,
+    out_dir: PathLike,
+    motion_config: Optional[PathLike] = None,
+    subsets: Optional[Sequence[str]] = None,
 ) -> List[ConversionJob]:
     """Jobs for every AMASS file below ``amass_root``, or for the entries of ``motion_config``
-    (whose ``file`` paths are relative to ``amass_root``)."""
+    (whose ``file`` paths are relative to ``amass_root``); with ``subsets``, only those below
+    ``amass_root/<subset>`` for one of them (each must be a folder there)."""
     root = Path(amass_root)
+    for subset in subsets or ():
+        if not (root / subset).is_dir():
+            present = sorted(child.name for child in root.iterdir() if child.is_dir()) if root.is_dir() else []
+            raise MotionDataError(root, "subsets", f"a folder {subset!r} in the AMASS root", f"folders {present}")
     if motion_config is not None:
         entries = read_motion_config(motion_config)
     else:
-        entries = [MotionEntry(file=str(path.relative_to(root))) for path in find_amass_files(root)]
+        folders = [root] if subsets is None else [root / subset for subset in subsets]
+        entries = [MotionEntry(file=path.relative_to(root).as_posix()) for f in folders for path in find_amass_files(f)]
+    if subsets is not None:
+        wanted = set(subsets)
+        entries = [entry for entry in entries if Path(entry.file).parts[0] in wanted]
     jobs = []
     for entry in entries:
         source = root / entry.file
@@ -216,8 +228,9 @@ def convert_amass_tree(
     workers: int = 1,
     chunk_size: int = 32,
     progress: bool = True,
+    subsets: Optional[Sequence[str]] = None,
 ) -> ConversionReport:
-    """Convert every clip of an AMASS tree (or motion config) to ``out_dir``.
+    """Convert every clip of an AMASS tree (or motion config; only ``subsets`` if given) to ``out_dir``.
 
     Writes ``out_dir/<subset>/.../<name>.motion`` per clip, plus ``motions.yaml`` (all
     outputs with their weights) and ``train.yaml``/``validation.yaml``/``test.yaml`` (the
@@ -225,7 +238,7 @@ def convert_amass_tree(
     """
     started = time.perf_counter()
     report = ConversionReport()
-    jobs = plan_conversion(amass_root, out_dir, motion_config)
+    jobs = plan_conversion(amass_root, out_dir, motion_config, subsets)
     _check_unique_outputs(jobs)
     todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
     pending = {job.source for job in todo}

@@ -199,3 +199,44 @@ def test_each_motion_file_holds_only_its_own_clip(amass_dir, tmp_path):
     per_frame = (3 * 4 * 24 * 3 + 2 * 4 * 24 * 4 + 2 * 4 * 69 + 24) / 1  # bytes of tensors per frame
     for name, count in frames.items():
         assert count * per_frame < sizes[name] < count * per_frame + 64 * 1024, name
+
+
+def test_a_subset_folder_converts_as_that_subset(amass_dir, tmp_path, capsys):
+    """``mimic amass convert ~/AMASS/SFU``: the clips are SFU's (validation), not a subject's
+    (``0005``, which would put validation motions in the train split)."""
+    from mimic.cli import main
+
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    assert main(["amass", "convert", str(root / "SFU"), str(out), "--workers", "1", "--no-progress"]) == 0
+    assert "is the AMASS subset folder SFU" in capsys.readouterr().out
+    motions = _load_all(out)
+    assert sorted(motions) == sorted(f"SFU/0005/{output_name(p.name)}" for p in (root / "SFU" / "0005").iterdir())
+    assert {m["mimicflow"]["subset"] for m in motions.values()} == {"SFU"}
+    assert {m["mimicflow"]["split"] for m in motions.values()} == {"validation"}
+    splits = {s: yaml.safe_load((out / f"{s}.yaml").read_text())["motions"] for s in ("train", "validation", "test")}
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [0, 3, 0]
+
+
+def test_subsets_restrict_a_tree_and_a_missing_one_is_named(amass_dir, tmp_path):
+    from motion.errors import MotionDataError
+
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    _make_tree(amass_dir, root)
+    report = convert_amass_tree(root, out, subsets=["CMU", "Transitions_mocap"], progress=False)
+    assert report.ok and len(report.converted) == 6
+    assert sorted({name.split("/")[0] for name in _load_all(out)}) == ["CMU", "Transitions_mocap"]
+    with pytest.raises(MotionDataError) as raised:
+        convert_amass_tree(root, out, subsets=["KIT"], progress=False)
+    assert raised.value.field == "subsets" and "'KIT'" in raised.value.expected
+    assert raised.value.found == "folders ['CMU', 'SFU', 'Transitions_mocap']"
+
+
+def test_an_amass_root_or_an_unknown_folder_is_not_taken_for_a_subset(tmp_path):
+    from motion.amass import subset_folder_parent
+
+    (tmp_path / "SFU" / "0005").mkdir(parents=True)
+    (tmp_path / "KIT" / "CMU").mkdir(parents=True)  # a user's folder that holds a subset folder
+    assert subset_folder_parent(tmp_path / "SFU") == (tmp_path.resolve(), "SFU")
+    assert subset_folder_parent(tmp_path / "KIT") is None
+    assert subset_folder_parent(tmp_path) is None  # not a subset name

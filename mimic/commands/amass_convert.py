@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--motion-config", "--motion_config", default=None,
                         help="ProtoMotions-style YAML (file, fps, weight, sub_motions timings); "
                         "file paths relative to AMASS_ROOT")  # fmt: skip
+    parser.add_argument("--subsets", nargs="+", default=None, metavar="SUBSET",
+                        help="only these subset folders of AMASS_ROOT (e.g. CMU SFU); an AMASS_ROOT that is itself "
+                        "one subset's folder (~/AMASS/SFU) is converted as its parent with --subsets SFU")  # fmt: skip
     parser.add_argument("--humanoid-type", "--humanoid_type", default="smpl", choices=["smpl"])
     parser.add_argument("--output-fps", "--output_fps", type=int, default=30,
                         help="target rate; the output is the smallest exact sub-rate ≥ this (default 30)")  # fmt: skip
@@ -30,12 +33,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from motion.amass import subset_folder_parent
     from motion.batch_convert import convert_amass_tree
     from motion.conversion import ConversionParams
 
+    root, subsets = args.amass_root, args.subsets
+    nested = subset_folder_parent(root) if subsets is None and args.motion_config is None else None
+    if nested is not None:
+        # The subset is the folder's own name, not that of the first folder inside it (a subject).
+        root, subsets = str(nested[0]), [nested[1]]
+        print(
+            f"{args.amass_root} is the AMASS subset folder {nested[1]}: converting it as {root} --subsets "
+            f"{nested[1]} (clips labelled {nested[1]}, outputs under {os.path.join(args.out_dir, nested[1])})"
+        )
     report = convert_amass_tree(
-        args.amass_root,
+        root,
         args.out_dir,
+        subsets=subsets,
         motion_config=args.motion_config,
         params=ConversionParams(output_fps=args.output_fps, humanoid_type=args.humanoid_type),
         force_remake=args.force_remake,
