@@ -166,8 +166,10 @@ def build_side_by_side_model(
     """
     import mujoco
 
-    if not hasattr(mujoco, "MjSpec"):
-        raise RuntimeError(f"the visualizer needs mujoco ≥ 3.2 (MjSpec); found mujoco {mujoco.__version__}")
+    # MjSpec.attach and the static MjSpec.from_string came in mujoco 3.3 (3.2.3 is the last mujoco
+    # for Python 3.8: visualize from the main environment).
+    if not hasattr(getattr(mujoco, "MjSpec", None), "attach"):
+        raise RuntimeError(f"the visualizer needs mujoco >= 3.3 (MjSpec.attach); found mujoco {mujoco.__version__}")
     xmls = [robot_xml] * (1 if num_copies is None else num_copies) if isinstance(robot_xml, str) else list(robot_xml)
     if not xmls:
         raise ValueError("build_side_by_side_model needs at least one robot")

@@ -101,11 +101,27 @@ SMPL_SIZES = MotionSizes(NUM_BODIES, NUM_DOFS)
 _PROTOMOTIONS_STATE_CONVERSION = "protomotions.simulator.base_simulator.simulator_state.StateConversion"
 
 
-class _StateConversion(enum.Enum):
-    """Stand-in for ProtoMotions' ``StateConversion`` enum: the only class the unpickler may build."""
+#: Stand-in for ProtoMotions' ``StateConversion`` enum, the only class the unpickler may build. It
+#: carries ProtoMotions' module and name because torch's allowlist is keyed by them: through the
+#: ``safe_globals`` context (torch ≥ 2.5), or torch 2.4's process-wide ``add_safe_globals`` (2.4.1
+#: is the last torch for Python 3.8, IsaacGym's).
+_StateConversion = enum.Enum(  # type: ignore[misc]
+    "StateConversion", {"COMMON": "common", "SIMULATOR": "simulator"},
+    module=_PROTOMOTIONS_STATE_CONVERSION.rsplit(".", 1)[0],
+)  # fmt: skip
+_registered_globally = False
 
-    COMMON = "common"
-    SIMULATOR = "simulator"
+
+def _allow_protomotions_enum() -> Any:
+    """A context in which ``torch.load(weights_only=True)`` may build ProtoMotions' enum."""
+    global _registered_globally
+    safe_globals = getattr(torch.serialization, "safe_globals", None)
+    if safe_globals is not None:
+        return safe_globals([_StateConversion])
+    if not _registered_globally and hasattr(torch.serialization, "add_safe_globals"):
+        torch.serialization.add_safe_globals([_StateConversion])
+        _registered_globally = True
+    return contextlib.nullcontext()
 
 
 def read_torch_dict(path: PathLike, mmap: bool = False) -> Dict[str, Any]:
@@ -118,13 +134,10 @@ def read_torch_dict(path: PathLike, mmap: bool = False) -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise MotionDataError(path, "<file>", "an existing file", "no such file")
-    # Only pass mmap when used (older torch lacks it); safe_globals with a (class, name) pair
-    # needs torch ≥ 2.6 — without it ProtoMotions' enum files are refused, ours still load.
+    # Only pass mmap when used (older torch lacks it).
     options = {"mmap": True} if mmap and zipfile.is_zipfile(path) else {}
-    safe_globals = getattr(torch.serialization, "safe_globals", None)
-    allowed = [(_StateConversion, _PROTOMOTIONS_STATE_CONVERSION)]
     try:
-        with safe_globals(allowed) if safe_globals is not None else contextlib.nullcontext():
+        with _allow_protomotions_enum():
             loaded = torch.load(path, map_location="cpu", weights_only=True, **options)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         found = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]

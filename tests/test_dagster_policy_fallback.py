@@ -5,7 +5,7 @@ run directory.
 The interpreter is this test's own Python behind a wrapper that puts a ``dagster_pipes`` package
 first on PYTHONPATH whose import raises ImportError: both the asset's probe and the trainer see
 a Python without dagster-pipes, exactly as in such an environment; nothing in the asset is told
-to skip pipes."""
+to skip pipes. With ``MIMIC_TEST_PYTHON38`` set, a real Python 3.8 environment is used instead."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -43,6 +44,11 @@ def data_root(synthetic_motion_lib, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def python_without_pipes(tmp_path_factory) -> Path:
+    # A real Python 3.8 training environment where one exists (README, IsaacGym), e.g.
+    # MIMIC_TEST_PYTHON38=.venv-isaacgym/bin/python; CI has none and uses the wrapper below.
+    real = os.environ.get("MIMIC_TEST_PYTHON38", "").strip()
+    if real:
+        return Path(real).absolute()
     folder = tmp_path_factory.mktemp("no_pipes")
     hidden = folder / "hidden" / "dagster_pipes"
     hidden.mkdir(parents=True)
@@ -89,6 +95,9 @@ def test_materialisation_is_read_from_the_run_directory(data_root, python_withou
     assert meta["lineage"] == json.loads(json.dumps(saved_lineage, default=str))
     assert hashlib.md5(Path(synthetic_motion_lib).read_bytes()).hexdigest() in json.dumps(meta["lineage"])
     assert meta["python"] == str(python_without_pipes)
+    # the checkpoint was written by the training interpreter (3.8 when MIMIC_TEST_PYTHON38 is set)
+    probe = [str(python_without_pipes), "-c", "import platform; print(platform.python_version())"]
+    assert saved_lineage["packages"]["python"] == subprocess.run(probe, capture_output=True, text=True).stdout.strip()
     # The trainer's own output, line by line, is the run's log (no pipes messages).
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("cannot import dagster_pipes: training without pipes" in message for message in messages)

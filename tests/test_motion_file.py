@@ -155,9 +155,11 @@ def test_unreadable_and_missing_files_are_motion_data_errors(tmp_path: Path) -> 
 
 def test_protomotions_motion_needs_and_gets_the_restricted_unpickler(protomotions_dir: Path) -> None:
     path = protomotions_dir / "synthetic_input_poses.motion"
-    # Plain weights_only loading refuses the pickled enum: the stand-in class is what makes it load.
-    with pytest.raises(pickle.UnpicklingError, match="StateConversion"):
-        torch.load(path, weights_only=True)
+    # Plain weights_only loading refuses the pickled enum: the stand-in class is what makes it load
+    # (on torch < 2.5 the stand-in is allowed process-wide once any such file was read: not checked).
+    if hasattr(torch.serialization, "safe_globals"):
+        with pytest.raises(pickle.UnpicklingError, match="StateConversion"):
+            torch.load(path, weights_only=True)
     motion = load_motion(path)
     assert motion["state_conversion"] == "common"
     assert motion["fps"] == 30

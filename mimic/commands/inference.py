@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         return run_inference(options)
-    except (OverrideError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no robot model
+    # FileNotFoundError: no robot model; ImportError: a simulator backend that is not installed (says what to do)
+    except (OverrideError, ValueError, FileNotFoundError, ImportError) as error:
         print(f"mimic inference: error: {error}", file=sys.stderr)
         return 2

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
             return run_baseline_command(options, args.agent, args.baseline_seconds)
         return train(options)
-    except (OverrideError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no robot model
+    # FileNotFoundError: no robot model; ImportError: a simulator backend that is not installed (says what to do)
+    except (OverrideError, ValueError, FileNotFoundError, ImportError) as error:
         print(f"mimic train: error: {error}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ Warp's (slow) CPU device.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Callable, Optional
 
 import torch
@@ -36,6 +37,21 @@ from torch import Tensor
 from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
 from training.simulator.mujoco_model import build_model, index_model, reset_coordinates
 from training.terrain import sample_heights
+
+INSTALL_HINT = (
+    "the mjwarp simulator needs mujoco-warp and warp-lang: pip install 'mimicflow[mjwarp]' (Python >= 3.10; "
+    "mujoco-warp has no Python 3.8 release, so IsaacGym's 3.8 environment cannot run it)"
+)
+
+
+def _check_importable() -> None:
+    """Raise an ImportError that says what to install, without importing Warp (slow) yet."""
+    missing = [name for name in ("warp", "mujoco_warp") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(f"{INSTALL_HINT}; missing here: {', '.join(missing)}")
+
+
+_check_importable()
 
 CONTACTS_PER_WORLD = 64  # contact slots allocated per world (shared pool of N · this)
 CONSTRAINTS_PER_WORLD = 320  # constraint rows per world: 4 per condim-3 pyramidal contact + joint limits

@@ -338,6 +338,9 @@ class MujocoSimulator(Simulator):
             d.qpos[:] = qpos[row]
             d.qvel[:] = qvel[row]
             mj.mj_forward(m, d)
+            # A reset world starts its solver cold, as mj_resetData left it: mj_forward of
+            # mujoco < 3.3 (3.2.3 is the last for Python 3.8) fills the warm start, 4.x does not.
+            d.qacc_warmstart[:] = 0.0
             self._copy_raw(i, d)
         self._publish(ids)
         self._torque[ids] = 0.0  # no physics step since the reset
