@@ -5,8 +5,10 @@ same ground, the same PD law: a clipped spring actuator plus hinge damping), the
 indexing and the same reset-state conversion. One control
 step writes ``ctrl`` for every world, runs ``mujoco_warp.step`` ``decimation`` times and then
 recomputes the frames at the new state (kinematics, COM positions and velocities, as the CPU
-backend does). On CUDA that whole sequence is captured once as a CUDA graph and replayed; on Warp's
-CPU device it simply runs (slowly: this is how CI checks the backend without a GPU).
+backend does). On CUDA that whole sequence is captured once as a CUDA graph and replayed (where
+the device's memory pool is on and the driver is ≥ 12.4; otherwise it runs uncaptured, with a
+warning); on Warp's CPU device it simply runs (slowly: this is how CI checks the backend without
+a GPU).
 
 Warp arrays are exposed to torch with ``wp.to_torch`` (zero copies); the accessors convert them on
 the device into the interface's body order, xyzw quaternions and body-origin velocities (float32,
@@ -28,7 +30,9 @@ Warp's (slow) CPU device.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
+import warnings
 from typing import Any, Callable, Optional
 
 import torch
@@ -53,6 +57,7 @@ def _check_importable() -> None:
 
 _check_importable()
 
+MIN_GRAPH_DRIVER = (12, 4)  # CUDA driver with conditional graph nodes
 CONTACTS_PER_WORLD = 64  # contact slots allocated per world (shared pool of N · this)
 CONSTRAINTS_PER_WORLD = 320  # constraint rows per world: 4 per condim-3 pyramidal contact + joint limits
 MAX_STATE_VALUE = 1e10  # MuJoCo's mjMAXVAL: larger qpos/qvel count as diverged, as in mj_checkPos/Vel
@@ -66,6 +71,24 @@ def warp_device_name(device: str) -> str:
     if parsed.type == "cuda":
         return f"cuda:{parsed.index or 0}"
     raise ValueError(f"mjwarp backend: device must be 'cpu' or 'cuda[:k]', got {device!r}")
+
+
+def graph_capture_possible(wp: Any, device: Any) -> bool:
+    """Whether a control step can be captured as a CUDA graph on Warp ``device``: a CUDA device
+    whose memory pool is on (MuJoCo Warp allocates while it runs; a capture must not) and a
+    driver that supports conditional graph nodes (≥ 12.4: MuJoCo Warp's solver loops use them).
+    Otherwise the step runs uncaptured (correct, with one launch per kernel), and says so once."""
+    if not device.is_cuda:
+        return False
+    driver = wp.get_cuda_driver_version()
+    reasons = []
+    if not wp.is_mempool_enabled(device):
+        reasons.append("its memory pool is off")
+    if driver is None or tuple(driver) < MIN_GRAPH_DRIVER:
+        reasons.append(f"CUDA driver {driver} < {MIN_GRAPH_DRIVER}")
+    if reasons:
+        warnings.warn(f"mjwarp: no CUDA graph on {device}: {'; '.join(reasons)} (slower, still correct)", stacklevel=2)
+    return not reasons
 
 
 class MjwarpSimulator(Simulator):
@@ -117,6 +140,7 @@ class MjwarpSimulator(Simulator):
         #: (N,) bool: worlds found non-finite/huge after the last step and reset to the default pose.
         self.diverged = torch.zeros(n, dtype=torch.bool, device=dev)
         self._graph: Optional[Any] = None
+        self._use_graph = graph_capture_possible(wp, self._wp_device)
         self._write_rows(torch.arange(n, device=dev), self._qpos0.expand(n, -1), zeros(n, m.nv))
         self._refresh_frames()
         self._publish_bodies(torch.arange(n, device=dev))
@@ -157,17 +181,25 @@ class MjwarpSimulator(Simulator):
         self._on_warp(self._frames)
 
     def _run_physics(self) -> None:
-        if self._wp_device.is_cpu:
-            self._on_warp(self._physics)
-        else:
+        if self._use_graph:
             self._on_warp(self._replay_physics)
+        else:
+            self._on_warp(self._physics)
 
     def _replay_physics(self) -> None:
         """CUDA: the whole control step captured once as a CUDA graph, then replayed."""
         wp = self._wp
         if self._graph is None:
-            with wp.ScopedCapture() as capture:
-                self._physics()
+            # A garbage collection during capture could run the destructor of some stale Warp
+            # object and record it into the graph, which would then corrupt memory on replay.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                with wp.ScopedCapture() as capture:
+                    self._physics()
+            finally:
+                if collecting:
+                    gc.enable()
             self._graph = capture.graph
         wp.capture_launch(self._graph)
 
