@@ -6,7 +6,8 @@ Two modes, as in ProtoMotions' ``inference_agent.py``:
   ``<run dir>/eval/<timestamp>/`` (summary.json, per_motion.parquet, failed_motions.txt,
   predicted_motionlib.pt, plots), metrics printed.
 - otherwise the policy runs continuously with training's resets: in MuJoCo's viewer when a
-  display exists (until the window closes), else headless for ``steps`` control steps;
+  display exists (until the window closes, or ``steps`` control steps), else headless for
+  ``steps`` control steps (default 300);
   ``record`` saves a video of env 0.
 
 The policy is the checkpoint's actor with deterministic actions; ``agent`` = oracle/zero/random
@@ -37,7 +38,7 @@ class InferenceOptions:
     full_eval: bool = False
     max_frames: Optional[int] = None  # per motion in full-eval (None: to the end)
     headless: bool = False
-    steps: int = 300  # control steps of a headless run without full-eval
+    steps: Optional[int] = None  # control steps without full-eval (None: headless 300; viewer: until closed)
     record: Optional[str] = None  # video of env 0 (mp4)
     output_dir: Optional[str] = None  # default: <checkpoint dir>/eval/<timestamp> or results/<agent>_baseline/...
     overrides: List[str] = field(default_factory=list)
@@ -175,28 +176,58 @@ def _num(value: Any) -> str:
 
 
 def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
-    """Training-style episodes (resets included); viewer when possible, else ``steps`` steps."""
+    """Training-style episodes (resets included): in MuJoCo's viewer (env 0) when a display
+    exists, until the window closes or ``steps`` steps; else ``steps`` (default 300) headless."""
     from contextlib import ExitStack
 
     obs = env.reset()
     interactive = not options.headless and bool(os.environ.get("DISPLAY")) and options.record is None
-    if interactive:
-        return _run_in_viewer(env, policy, obs)
+    if (interactive or options.record) and not hasattr(env.sim, "datas"):
+        raise ValueError(
+            f"the viewer and --record show the mujoco backend's worlds, not {env.config.simulator!r}'s: "
+            "pass --simulator mujoco, or --headless without --record"
+        )
     returns: List[float] = []
     with ExitStack() as stack:
-        writer, renderer = _video_writer(options, env, stack)
-        for _ in range(options.steps):
-            obs, _reward, _terminated, _truncated, info = env.step(policy(obs))
-            if "episode" in info:
-                returns.extend(float(r) for r in info["episode"]["return"])
-            if writer is not None:
-                writer.write(renderer.render(env.sim.datas[0], text_lines=_overlay(env)))
+        if interactive:
+            from evaluation.viewer_window import passive_viewer
+
+            viewer = stack.enter_context(passive_viewer(env.sim.model, env.sim.datas[0]))
+            steps = _step_in_viewer(env, policy, obs, viewer, options.steps, returns)
+        else:
+            steps = 300 if options.steps is None else options.steps
+            writer, renderer = _video_writer(options, env, stack)
+            for _ in range(steps):
+                obs, _reward, _terminated, _truncated, info = env.step(policy(obs))
+                if "episode" in info:
+                    returns.extend(float(r) for r in info["episode"]["return"])
+                if writer is not None:
+                    writer.write(renderer.render(env.sim.datas[0], text_lines=_overlay(env)))
     if not options.quiet:
         mean = sum(returns) / len(returns) if returns else float("nan")
-        print(f"ran {options.steps} steps x {env.num_envs} envs; {len(returns)} episodes ended, mean return {mean:.3f}")
+        where = "in the viewer" if interactive else "headless"
+        print(f"ran {steps} steps x {env.num_envs} envs {where}; {len(returns)} episodes ended, mean return {mean:.3f}")
         if options.record:
             print(f"wrote {options.record}")
     return 0
+
+
+def _step_in_viewer(
+    env: Any, policy: Any, obs: Any, viewer: Any, max_steps: Optional[int], returns: List[float]
+) -> int:
+    """Step at the control rate showing env 0, until the window closes or ``max_steps``; returns the steps run."""
+    import time
+
+    steps = 0
+    while viewer.is_running() and (max_steps is None or steps < max_steps):
+        started = time.perf_counter()
+        obs, _reward, _terminated, _truncated, info = env.step(policy(obs))
+        if "episode" in info:
+            returns.extend(float(r) for r in info["episode"]["return"])
+        viewer.sync()
+        steps += 1
+        time.sleep(max(0.0, env.dt - (time.perf_counter() - started)))
+    return steps
 
 
 def _video_writer(options: InferenceOptions, env: Any, stack: Any) -> Tuple[Any, Any]:
@@ -216,17 +247,3 @@ def _overlay(env: Any) -> List[str]:
     files = env.motion_lib.motion_files
     name = Path(files[motion]).stem if motion < len(files) and files[motion] else f"motion {motion}"
     return [name, f"t = {float(env.motion_times[0]):.2f} s"]
-
-
-def _run_in_viewer(env: Any, policy: Any, obs: Any) -> int:  # pragma: no cover - needs a display
-    import time
-
-    import mujoco.viewer
-
-    with mujoco.viewer.launch_passive(env.sim.model, env.sim.datas[0]) as viewer:
-        while viewer.is_running():
-            started = time.perf_counter()
-            obs, *_ = env.step(policy(obs))
-            viewer.sync()
-            time.sleep(max(0.0, env.dt - (time.perf_counter() - started)))
-    return 0

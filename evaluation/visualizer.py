@@ -38,7 +38,6 @@ SPEED_STEP = 1.5
 MIN_SPEED, MAX_SPEED = 0.01, 10.0
 THRESHOLD_STEP = 1.5
 MIN_THRESHOLD = 0.001
-VIEWER_CLOSE_TIMEOUT_S = 10.0  # longest wait for MuJoCo's viewer thread to close its window
 #: GLFW key codes (what mujoco.viewer's key_callback receives) → key names.
 GLFW_KEYS = {82: "r", 49: "1", 50: "2", 51: "3", 52: "4"}
 
@@ -375,21 +374,14 @@ def run_interactive(
     Returns frames shown and the final playback state: motion index, speed, jerk threshold and
     the keys applied (names, in order).
     """
-    import threading
-
-    import mujoco.viewer
-
     from evaluation.rendering import add_marker_geoms
+    from evaluation.viewer_window import passive_viewer
 
     visualizer = _build(motion_files, robot, options)
     scene, playback = visualizer.scene, visualizer.playback
     pending: List[int] = []  # list.append is atomic: safe from the viewer's thread
     frames = 0
-    threads_before = set(threading.enumerate())
-    with mujoco.viewer.launch_passive(scene.model, scene.data, key_callback=pending.append) as viewer:
-        # launch_passive runs the window on a daemon thread it does not hand back; find it so
-        # that it can be joined below.
-        viewer_threads = [thread for thread in threading.enumerate() if thread not in threads_before]
+    with passive_viewer(scene.model, scene.data, key_callback=pending.append) as viewer:
         viewer.cam.distance = _camera_distance(len(visualizer.tracks))
         viewer.cam.azimuth, viewer.cam.elevation = 90.0, -15.0
         last = time.perf_counter()
@@ -409,11 +401,6 @@ def run_interactive(
             now = time.perf_counter()
             playback.advance(now - last)
             last = now
-    # Closing only asks the viewer thread to stop; it then destroys its window and GL context.
-    # If the interpreter exits first, atexit's glfw.terminate() runs concurrently with that
-    # destroy and the process dies with SIGSEGV (seen with mujoco 4.0 under Xvfb): wait.
-    for thread in viewer_threads:
-        thread.join(timeout=VIEWER_CLOSE_TIMEOUT_S)
     return {
         "frames": frames,
         "motion_index": playback.motion_index,

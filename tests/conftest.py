@@ -108,3 +108,11 @@ def g1_clip(g1_xml: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("g1_clip") / "g1_standing.pt"
     torch.save(standing_clip(robot_by_name("g1", robot_xml=str(g1_xml))), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def x_display():
+    """A real Xvfb for tests that open MuJoCo's viewer window; yields its DISPLAY (``:N``)."""
+    from xvfb_display import start_xvfb
+
+    yield from start_xvfb()

@@ -8,66 +8,21 @@ the playback state it ended with.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import pytest
+from xvfb_display import WINDOW_TITLE, viewer_env
 
 pytestmark = pytest.mark.skipif(
     shutil.which("Xvfb") is None, reason="Xvfb is not on PATH (Debian: apt-get install xvfb)"
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WINDOW_TITLE = "^MuJoCo"  # mujoco.viewer names its window "MuJoCo"
-#: The viewer sizes its window from the screen; with software GL a 1280×720 screen renders
-#: about 7 frames/s on 2 busy cores, 640×480 keeps up with the 30 frames/s playback.
-SCREEN = "640x480x24"
 COMMAND_TIMEOUT_S = 120.0  # generous: model build, jerk and software GL on a slow 2-core runner
-
-
-@pytest.fixture(scope="module")
-def x_display() -> Iterator[str]:
-    """A running Xvfb (real process, killed at teardown); yields its DISPLAY value, e.g. ":5".
-
-    ``-displayfd`` lets Xvfb pick a free display number itself and write it to the pipe once it
-    accepts connections, so there is no guessing of free numbers and no polling.
-    """
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            number = pipe.readline().decode().strip()  # empty if Xvfb died before it was ready
-        if not number.isdigit():
-            server.kill()
-            _, err = server.communicate(timeout=10)
-            pytest.fail(f"Xvfb did not start: {err.decode(errors='replace')[-2000:]}")
-        yield f":{number}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
-
-
-def _viewer_env(display: str) -> Dict[str, str]:
-    env = dict(os.environ, DISPLAY=display, MUJOCO_GL="glfw")
-    env.pop("WAYLAND_DISPLAY", None)
-    env.pop("PYOPENGL_PLATFORM", None)  # conftest may set EGL for the offscreen tests
-    return env
 
 
 def _visualize_argv(lib: Path, max_frames: int) -> List[str]:
@@ -85,7 +40,7 @@ def _report(stdout: str) -> Dict[str, object]:
 def test_viewer_plays_max_frames_and_exits_cleanly(synthetic_motion_lib: Path, x_display: str) -> None:
     done = subprocess.run(
         _visualize_argv(synthetic_motion_lib, 45),
-        env=_viewer_env(x_display),
+        env=viewer_env(x_display),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -101,7 +56,7 @@ def test_viewer_plays_max_frames_and_exits_cleanly(synthetic_motion_lib: Path, x
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="xdotool is not on PATH (Debian: apt-get install xdotool)")
 def test_viewer_keys_change_speed_threshold_and_motion(synthetic_motion_lib: Path, x_display: str) -> None:
-    env = _viewer_env(x_display)
+    env = viewer_env(x_display)
     # 150 frames at 30 fps: about 5 s of playback, ample time for the keys after the window maps
     # (keys that arrive before the first frame wait in the queue, so only the end is a deadline).
     viewer = subprocess.Popen(

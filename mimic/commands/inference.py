@@ -29,7 +29,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--full-eval", "--full_eval", action="store_true", help="evaluate every motion once and write results")
     add("--max-frames", "--max_frames", type=int, default=None, help="full-eval: frames per motion (default all)")
     add("--headless", action="store_true", help="no viewer window")
-    add("--steps", type=int, default=300, help="control steps of a headless run without --full-eval")
+    add("--steps", type=int, default=None,
+        help="control steps without --full-eval (headless: 300; viewer: until the window closes)")  # fmt: skip
     add("--record", default=None, metavar="OUT.mp4", help="save a video of env 0 (headless run)")
     add("--output-dir", "--output_dir", default=None, help="full-eval results here instead of <run>/eval/<time>")
     add("--overrides", nargs="*", default=[], metavar="KEY=VALUE")
