@@ -101,7 +101,7 @@ test: setup lint vermin
 	$(BIN)/pytest -q
 
 demo: setup
-	bash scripts/demo.sh
+	DAGSTER_HOME="$(DAGSTER_HOME)" bash scripts/demo.sh
 
 bench: $(VENV_STAMP)
 	@shopt -s nullglob; benches=(benchmarks/bench_*.py); \
