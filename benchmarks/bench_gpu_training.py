@@ -8,7 +8,10 @@ wall seconds, env steps, Eval/success_rate and Eval/gt_err. Prints one JSON reco
     python benchmarks/bench_gpu_training.py [--motion-file data/motionlib/amass_train.pt]
         [--minutes 10] [--simulator mjwarp] [--num-envs 8192] [--eval-every 20]
 
-Without a CUDA device (and a GPU simulator) it prints a record saying so and exits 0.
+Without a CUDA device (and a GPU simulator) it prints a record saying so and exits 0. With
+``--results-dir D`` a second call with the same ``D`` resumes the run (``wall_seconds`` in
+metrics.csv carries on across resumes), so a 10-minute run can be split over calls shorter than
+that, e.g. ``--minutes 6`` twice where a machine limits one command to 10 minutes.
 """
 
 from __future__ import annotations

@@ -150,6 +150,9 @@ def test_resumed_run_equals_an_uninterrupted_one(repo_root, motion_file, tmp_pat
     assert [{k: v for k, v in r.items() if k not in timing} for r in rows_a] == [
         {k: v for k, v in r.items() if k not in timing} for r in rows_b
     ]
+    # wall time carries on across the resume (epoch 3 was trained by a second process)
+    wall = [float(r["wall_seconds"]) for r in rows_b]
+    assert len(wall) == 3 and 0 < wall[0] < wall[1] < wall[2]
 
 
 def _tensors(tree, prefix=""):

@@ -207,6 +207,7 @@ class _EpochLoop:
         self.is_main = rank == 0
         self.wandb: Any = None
         self.started = time.time()
+        self.earlier_wall_seconds = 0.0  # training time of the processes this run resumed from
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
@@ -234,6 +235,7 @@ class _EpochLoop:
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
                 counters = payload.get("counters", {})
+                self.earlier_wall_seconds = float(counters.get("training_wall_seconds", 0.0))
                 self.best_score = float(counters.get("best_evaluated_score", self.best_score))
                 self.evaluations = int(counters.get("eval_count", 0))
             else:  # warm start: weights only, counters from zero
@@ -247,7 +249,7 @@ class _EpochLoop:
                 metrics = self.agent.update()
                 metrics.update(rollout)
                 metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
-                metrics["wall_seconds"] = round(time.time() - self.started, 3)  # since this process started
+                metrics["wall_seconds"] = round(self._wall_seconds(), 3)
                 if evaluation_due(self.agent.epoch, self.config.agent.eval_metrics_every):
                     metrics.update(self._evaluate())
                 if self.is_main:
@@ -284,6 +286,10 @@ class _EpochLoop:
             self.best_score = metrics["Eval/success_rate"]
             self._save(self.run_dir.score_based_checkpoint)
         return metrics
+
+    def _wall_seconds(self) -> float:
+        """Wall time this run has trained, summed over the processes it was resumed through."""
+        return self.earlier_wall_seconds + time.time() - self.started
 
     def _same_device_kind(self, state: Dict[str, Any]) -> bool:
         """Whether ``state``'s generators were saved on this run's kind of device: CPU and CUDA
@@ -364,6 +370,7 @@ class _EpochLoop:
             motion_weights=self.env.motion_lib.motion_weights.cpu(),
             counters={
                 "run_start_time": self.started,
+                "training_wall_seconds": self._wall_seconds(),
                 "best_evaluated_score": self.best_score,
                 "eval_count": self.evaluations,
             },
