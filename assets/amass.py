@@ -19,14 +19,12 @@ from motion.amass import AMASS_SUBSETS
 from motion.batch_convert import convert_amass_tree
 from motion.conversion import CONVERTER_VERSION, ConversionParams
 from motion.io_utils import atomic_write_text
-from motion.motion_config import MotionEntry, split_of_subset, write_motion_config
+from motion.motion_config import split_of_subset
 from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
 
 #: Partitions: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
 AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS])
-#: The clip list a subset is converted from, kept in its output folder (as the DVC stage does).
-CLIPS_YAML = "clips.yaml"
 
 
 class ArchiveMode(str, Enum):
@@ -117,24 +115,15 @@ class ConvertConfig(dg.Config):
     force_remake: bool = Field(default=False, description="reconvert clips whose .motion already exists")
 
 
-def _write_subset_motion_config(amass_root: Path, subset: str, path: Path) -> int:
-    """A motion config listing every clip of ``subset``, relative to the AMASS root (so each
-    clip's recorded subset, and hence its split, is the subset folder's name)."""
-    clips = require_clips(amass_root / subset)
-    entries = [MotionEntry(file=f"{subset}/{clip.relative_to(amass_root / subset).as_posix()}") for clip in clips]
-    write_motion_config(entries, path)
-    return len(entries)
-
-
 @dg.asset(
     partitions_def=AMASS_PARTITIONS,
     deps=[amass_archives],
     group_name="amass",
-    code_version=f"convert-v{CONVERTER_VERSION}-1",
+    code_version=f"convert-v{CONVERTER_VERSION}-2",
     kinds={"python", "pytorch"},
     description="The subset's clips converted to SMPL-humanoid .motion files (`mimic amass convert`): "
-    "<data_root>/dagster/motions/<subset>/<subset>/**.motion, with clips.yaml (the input list) and "
-    "motions/train/validation/test.yaml (the outputs, split by AMASS's default split).",
+    "<data_root>/dagster/motions/<subset>/<subset>/**.motion, with motions/train/validation/test.yaml "
+    "(the outputs, split by AMASS's default split).",
 )
 def amass_motions(
     context: dg.AssetExecutionContext, config: ConvertConfig, paths: PathsResource
@@ -148,10 +137,10 @@ def amass_motions(
     stamp_text = json.dumps(params.as_dict(), sort_keys=True)
     # Outputs made with other parameters would be kept by the resumable converter: remake them.
     force = config.force_remake or (stamp.is_file() and stamp.read_text() != stamp_text)
-    motion_config = out_dir / CLIPS_YAML
-    _write_subset_motion_config(paths.amass_dir, subset, motion_config)
+    require_clips(paths.amass_subset_dir(subset))
+    # From the AMASS root, restricted to the subset: each clip's subset (and split) is the folder's name.
     report = convert_amass_tree(
-        paths.amass_dir, out_dir, motion_config=motion_config, params=params, force_remake=force,
+        paths.amass_dir, out_dir, subsets=[subset], params=params, force_remake=force,
         workers=config.workers, progress=False,
     )  # fmt: skip
     context.log.info(report.summary())

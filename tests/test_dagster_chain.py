@@ -116,9 +116,12 @@ def test_motions_are_converted_per_subset(chain, amass_dir):
     names = sorted(p.name.replace(".npz", ".motion") for p in amass_dir.glob("*.npz"))
     assert sorted(p.name for p in (out / "samples" / "samples").glob("*.motion")) == names
     assert sorted(p.name for p in (out / "SFU" / "SFU" / "0005").glob("*.motion")) == names
-    # clips.yaml: the input list, relative to the AMASS root (so the subset is the folder's name).
-    clips = sorted(f"samples/{p.name}" for p in amass_dir.glob("*.npz"))
-    assert [entry.file for entry in read_motion_config(out / "samples" / "clips.yaml")] == clips
+    # Converted from the AMASS root restricted to the subset: outputs keep the subset folder.
+    motions = sorted(f"samples/{p.name.replace('.npz', '.motion')}" for p in amass_dir.glob("*.npz"))
+    assert sorted(entry.file for entry in read_motion_config(out / "samples" / "motions.yaml")) == motions
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [
+        "motions.yaml", "samples", "test.yaml", "train.yaml", "validation.yaml"
+    ]  # fmt: skip
     assert len(read_motion_config(out / "samples" / "train.yaml")) == 3
     assert read_motion_config(out / "samples" / "validation.yaml") == []
     assert len(read_motion_config(out / "SFU" / "validation.yaml")) == 3
@@ -126,7 +129,7 @@ def test_motions_are_converted_per_subset(chain, amass_dir):
         meta = _metadata(run, "amass_motions")
         assert meta["converted"] == 3 and meta["num_motions"] == 3
         assert meta["md5"] == _dvc_dir_md5(out / subset) == meta["tags"]["dagster/data_version"]
-        assert meta["tags"]["dagster/code_version"] == "convert-v1-1"
+        assert meta["tags"]["dagster/code_version"] == "convert-v1-2"
 
 
 def test_motionlibs_package_each_split(chain, amass_dir):
@@ -216,14 +219,13 @@ def test_rematerialising_converts_nothing_unless_parameters_change(chain):
 
 
 def test_a_subset_folder_is_what_the_cli_convert_command_writes(chain, tmp_path, repo_root):
-    """The DVC convert stage runs `mimic amass convert <amass> <motions>/<subset> --motion-config
-    <motions>/<subset>/clips.yaml`; the same command gives a byte-identical folder, so both record
-    the same md5 (checked once against `dvc add`: c44e1759...dir for the three samples)."""
+    """The DVC convert stage runs `mimic amass convert <amass> <motions>/<subset> --subsets <subset>`;
+    the same command gives a byte-identical folder, so both record the same md5 (the md5 is DVC's
+    `.dir` scheme: tests/test_dvc_pipeline.py checks it against real dvc)."""
     amass = chain["data"] / "amass"
     out = tmp_path / "motions" / "SFU"
     out.mkdir(parents=True)
-    shutil.copy(chain["data"] / "dagster" / "motions" / "SFU" / "clips.yaml", out / "clips.yaml")
-    command = [sys.executable, "-m", "mimic.cli", "amass", "convert", str(amass), str(out), "--motion-config",
-               str(out / "clips.yaml"), "--force-remake", "--no-progress", "--workers", "1"]  # fmt: skip
+    command = [sys.executable, "-m", "mimic.cli", "amass", "convert", str(amass), str(out), "--subsets", "SFU",
+               "--force-remake", "--no-progress", "--workers", "1"]  # fmt: skip
     subprocess.run(command, cwd=repo_root, check=True, capture_output=True, timeout=120)
     assert _dvc_dir_md5(out) == _metadata(chain["sfu"], "amass_motions")["md5"]
