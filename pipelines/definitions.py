@@ -8,7 +8,8 @@ Environment read at load time: ``AMASS_USERNAME`` / ``AMASS_PASSWORD`` (download
 ``dagster.EnvVar`` so their values are never shown), ``MIMIC_G1_XML`` (the G1 MJCF that
 retargeting targets; the ``g1_model`` resource's default), ``MIMIC_TRAIN_PYTHON`` (the interpreter
 for ``mimic train`` / ``mimic inference``, e.g. an IsaacGym Python 3.8), ``MIMIC_NIGHTLY_TIMEZONE``
-(the nightly schedule's timezone, default UTC).
+(the nightly schedule's timezone, default UTC), ``MIMIC_DATA_ROOT`` / ``MIMIC_RESULTS_ROOT`` (the
+``paths`` resource's folders, default ``data`` / ``results`` in the repository).
 """
 
 import os
@@ -42,7 +43,10 @@ def amass_credentials_from_env() -> AmassCredentialsResource:
 
 def build_resources() -> dict[str, object]:
     return {
-        "paths": PathsResource(),
+        "paths": PathsResource(
+            data_root=os.environ.get("MIMIC_DATA_ROOT", "").strip() or "data",
+            results_root=os.environ.get("MIMIC_RESULTS_ROOT", "").strip() or "results",
+        ),
         "training_python": TrainingPythonResource(
             python_executable=os.environ.get("MIMIC_TRAIN_PYTHON", "").strip() or sys.executable,
             working_directory=str(REPO_ROOT),
