@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
-from training.simulator.mujoco_model import build_model, index_model, reset_coordinates
+from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
 from training.terrain import sample_heights
 
 INSTALL_HINT = (
@@ -132,6 +132,7 @@ class MjwarpSimulator(Simulator):
         self._dof_q, self._dof_v, self._act_idx = long(index.dof_qpos), long(index.dof_qvel), long(index.act_of_dof)
         self._geom_robot = long(index.geom_body)
         self._qpos0 = torch.as_tensor(m.qpos0, dtype=torch.float32, device=dev)
+        self._reset_coordinates = ResetCoordinates(index, self._qpos0, m.nv)
         b, nd = self.num_bodies, self.num_dofs
         zeros = lambda *shape: torch.zeros(*shape, dtype=torch.float32, device=dev)
         self._pos, self._rot, self._vel, self._ang_vel = zeros(n, b, 3), zeros(n, b, 4), zeros(n, b, 3), zeros(n, b, 3)
@@ -261,7 +262,7 @@ class MjwarpSimulator(Simulator):
         ids = self.checked_reset_ids(env_ids, root, dofs)
         if len(ids) == 0:
             return
-        qpos, qvel = reset_coordinates(self.index, self._qpos0, self.model.nv, root, dofs)
+        qpos, qvel = self._reset_coordinates(root, dofs)
         self._write_rows(ids, qpos, qvel)
         # Frames depend only on qpos/qvel: recomputing them for every world leaves the others as they were.
         self._refresh_frames()

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
-from training.simulator.mujoco_model import build_model, index_model, reset_coordinates
+from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
 from training.terrain import sample_heights
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -195,6 +195,7 @@ class MujocoSimulator(Simulator):
 
     def _index_model(self, robot: RobotSpec) -> None:
         index = self.index = index_model(self.model, robot)
+        self._reset_coordinates = ResetCoordinates(index, torch.from_numpy(self.model.qpos0), self.model.nv)
         # unpacked: the per-world hot loops read them as plain attributes
         self._body_ids, self._body_root, self._geom_body = index.body_ids, index.body_root, index.geom_body
         self._dof_qpos, self._dof_qvel, self._act_of_dof = index.dof_qpos, index.dof_qvel, index.act_of_dof
@@ -318,8 +319,7 @@ class MujocoSimulator(Simulator):
         ids = self.checked_reset_ids(env_ids, root, dofs).numpy()
         if len(ids) == 0:
             return
-        qpos0 = torch.from_numpy(self.model.qpos0)
-        qpos_t, qvel_t = reset_coordinates(self.index, qpos0, self.model.nv, root, dofs)
+        qpos_t, qvel_t = self._reset_coordinates(root, dofs)
         qpos, qvel = qpos_t.numpy(), qvel_t.numpy()
 
         def job(s: int) -> None:

@@ -122,25 +122,34 @@ def index_model(model: mujoco.MjModel, robot: RobotSpec) -> ModelIndex:
     )
 
 
-def reset_coordinates(
-    index: ModelIndex, qpos0: Tensor, nv: int, root: RootState, dofs: DofState
-) -> Tuple[Tensor, Tensor]:
-    """MuJoCo coordinates of K reset states: ``qpos`` (K, nq) and ``qvel`` (K, nv) float64 on
-    ``qpos0``'s device; joints the robot spec does not name keep ``qpos0`` (nq,) and zero speed."""
-    device = qpos0.device
-    as64 = lambda t: t.detach().to(device, torch.float64)  # noqa: E731
-    rot = as64(root.rot)
-    k = rot.shape[0]
-    qpos = qpos0.to(torch.float64).repeat(k, 1)
-    qvel = torch.zeros(k, nv, dtype=torch.float64, device=device)
-    dof_q = torch.as_tensor(index.dof_qpos, device=device)
-    dof_v = torch.as_tensor(index.dof_qvel, device=device)
-    rq, rv = index.root_q, index.root_v
-    qpos[:, rq : rq + 3] = as64(root.pos)
-    qpos[:, rq + 3 : rq + 7] = rot[:, [3, 0, 1, 2]]  # xyzw → wxyz
-    qpos[:, dof_q] = as64(dofs.pos)
-    qvel[:, rv : rv + 3] = as64(root.vel)
-    # The free joint's angular velocity is in the body's own frame.
-    qvel[:, rv + 3 : rv + 6] = quat_rotate(quat_conjugate(rot), as64(root.ang_vel))
-    qvel[:, dof_v] = as64(dofs.vel)
-    return qpos, qvel
+class ResetCoordinates:
+    """Converts reset states into MuJoCo coordinates on one device: ``qpos0`` (nq,) and the DoF
+    columns are moved there once, so a reset (every control step with an ended episode) copies
+    nothing between host and device beyond its own states."""
+
+    def __init__(self, index: ModelIndex, qpos0: Tensor, nv: int) -> None:
+        device = qpos0.device
+        self.qpos0 = qpos0.to(torch.float64)
+        self.nv = nv
+        self.root_q, self.root_v = index.root_q, index.root_v
+        self.dof_qpos = torch.as_tensor(index.dof_qpos, device=device)
+        self.dof_qvel = torch.as_tensor(index.dof_qvel, device=device)
+
+    def __call__(self, root: RootState, dofs: DofState) -> Tuple[Tensor, Tensor]:
+        """``qpos`` (K, nq) and ``qvel`` (K, nv) float64 of K reset states; joints the robot spec
+        does not name keep ``qpos0`` and zero speed."""
+        device = self.qpos0.device
+        as64 = lambda t: t.detach().to(device, torch.float64)  # noqa: E731
+        rot = as64(root.rot)
+        k = rot.shape[0]
+        qpos = self.qpos0.repeat(k, 1)
+        qvel = torch.zeros(k, self.nv, dtype=torch.float64, device=device)
+        rq, rv = self.root_q, self.root_v
+        qpos[:, rq : rq + 3] = as64(root.pos)
+        qpos[:, rq + 3 : rq + 7] = rot[:, [3, 0, 1, 2]]  # xyzw → wxyz
+        qpos[:, self.dof_qpos] = as64(dofs.pos)
+        qvel[:, rv : rv + 3] = as64(root.vel)
+        # The free joint's angular velocity is in the body's own frame.
+        qvel[:, rv + 3 : rv + 6] = quat_rotate(quat_conjugate(rot), as64(root.ang_vel))
+        qvel[:, self.dof_qvel] = as64(dofs.vel)
+        return qpos, qvel
