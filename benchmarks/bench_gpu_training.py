@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import signal
 import subprocess
 import sys
@@ -70,11 +69,11 @@ def main() -> int:
         print("gpu_training: skipped (no CUDA device)")
         return 0
     results_dir = Path(args.results_dir or tempfile.mkdtemp(prefix="gpu-training-"))
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_gpu_scale import machine, synthetic_library, versions
+
     motion_file = args.motion_file
     if motion_file is None:
-        sys.path.insert(0, str(REPO / "benchmarks"))
-        from bench_gpu_scale import synthetic_library
-
         motion_file = str(synthetic_library(results_dir / "motions"))
     command = [
         sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", args.simulator,
@@ -100,8 +99,8 @@ def main() -> int:
         "wall_seconds": round(wall, 1),
         "evaluations": rows,
         "last_checkpoint": str(run / "last.ckpt") if (run / "last.ckpt").is_file() else None,
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "versions": versions(),
+        "machine": machine(args.device if args.device != "auto" else "cuda"),
     }
     print(json.dumps(record))
     best = max((r["success_rate"] for r in rows), default=float("nan"))

@@ -86,12 +86,12 @@ def plan_conversion(
             raise MotionDataError(root, "subsets", f"a folder {subset!r} in the AMASS root", f"folders {present}")
     if motion_config is not None:
         entries = read_motion_config(motion_config)
+        if subsets is not None:
+            wanted = set(subsets)
+            entries = [entry for entry in entries if Path(entry.file).parts[0] in wanted]
     else:
         folders = [root] if subsets is None else [root / subset for subset in subsets]
         entries = [MotionEntry(file=path.relative_to(root).as_posix()) for f in folders for path in find_amass_files(f)]
-    if subsets is not None:
-        wanted = set(subsets)
-        entries = [entry for entry in entries if Path(entry.file).parts[0] in wanted]
     jobs = []
     for entry in entries:
         source = root / entry.file

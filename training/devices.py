@@ -39,13 +39,13 @@ def resolve_device(
             return torch.device("cuda", local_rank)
         return torch.device("cpu")
     try:
-        device = torch.device(text)
+        device: Optional[torch.device] = torch.device(text)
     except RuntimeError:
-        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:k', found {requested!r}") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:k', found {requested!r}")
     if device.type == "cpu":
         return device
-    if device.type != "cuda":
-        raise ValueError(f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:k', found {requested!r}")
     if simulator not in GPU_SIMULATORS:
         raise ValueError(
             f"device: {requested!r} needs a GPU simulator ({', '.join(GPU_SIMULATORS)}); "

@@ -140,10 +140,11 @@ def run_rank(
     """
     from training.ppo.agent import PPOAgent
 
+    device_index = rank if local_rank is None else local_rank  # this process's GPU, when it has one
     if world_size > 1:
         cuda = torch.cuda.is_available()
         if cuda:
-            torch.cuda.set_device(rank if local_rank is None else local_rank)
+            torch.cuda.set_device(device_index)
         backend = launch.process_group_backend(cuda)
         torch.distributed.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size)
     # SIGTERM (a scheduler's pre-emption, `timeout`) stops like Ctrl-C: save last.ckpt, summarise.
@@ -153,7 +154,7 @@ def run_rank(
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
-    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=rank if local_rank is None else local_rank)
+    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=device_index)
     agent = PPOAgent(config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=config.seed + rank)
     loop = _EpochLoop(rank, options, config, start, run, env, agent, motion_md5)
     try:
