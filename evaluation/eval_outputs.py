@@ -8,8 +8,9 @@ Layout (see the evaluation contract):
   (an empty file when every motion succeeded);
 - ``predicted_motionlib.pt`` — the simulated motions as a MotionLib dict (when the evaluator gives one);
 - ``plots/error_histogram.png``, ``plots/success_by_subset.png``;
-- ``summary.json`` — written last, so its presence marks a complete evaluation
-  (:func:`latest_eval_dir` only returns complete ones).
+- ``summary.json`` — the motion-weighted means (``all``, ``success``, ``by_subset``) and, for the
+  evaluator's rows, PHC's frame-weighted metrics (``phc``, :mod:`evaluation.phc_metrics`); written
+  last, so its presence marks a complete evaluation (:func:`latest_eval_dir` only returns complete ones).
 
 Every file is written to a temporary file beside its target and renamed, so a reader never
 sees a half-written output. pyarrow and torch are imported inside the functions that need them.

@@ -31,7 +31,9 @@ Policy = Callable[[Tensor], Tensor]
 
 @dataclass
 class EvaluationResult:
-    rows: List[Dict[str, Any]]  # one per motion, in evaluation order (columns: evaluation.metrics.ROW_COLUMNS)
+    # One per motion, in evaluation order: evaluation.metrics.ROW_COLUMNS, plus the per-motion PHC
+    # sums (evaluation.phc_metrics.PHC_ROW_KEYS; per_motion.parquet does not store them).
+    rows: List[Dict[str, Any]]
     summary: Dict[str, Any]  # evaluation.metrics.summarize_motions(rows)
     predicted_motion_lib: Optional[Dict[str, Any]]  # the simulated motions as a MotionLib dict
 
@@ -144,6 +146,7 @@ def _run_batch(env: MimicEnv, policy: Policy, batch: Tensor, frames: Tensor) -> 
 
 def _motion_row(env: MimicEnv, rec: _BatchRecording, env_id: int, motion_id: int, count: int) -> Dict[str, Any]:
     from evaluation.metrics import motion_metrics
+    from evaluation.phc_metrics import phc_motion_sums
 
     device = env.motion_lib.device
     times = torch.arange(count, dtype=torch.float64, device=device).mul(env.dt).float()
@@ -158,6 +161,9 @@ def _motion_row(env: MimicEnv, rec: _BatchRecording, env_id: int, motion_id: int
         "frames": count,
     }
     row.update(metrics)
+    # Sums and counts rather than per-frame values: the row stays small, and the frame-weighted
+    # PHC means stay exact whatever the batching, and when training gathers rows from its ranks.
+    row.update(phc_motion_sums(rec.pos[:count, env_id], ref_pos))
     return row
 
 

@@ -155,7 +155,8 @@ def _full_eval(
 
 
 def format_summary(summary: Dict[str, Any]) -> str:
-    """The printed result of a full evaluation: headline, every metric (all / successful), subsets."""
+    """The printed result of a full evaluation: headline, every metric (all / successful), the
+    PHC metrics (all / successful, when the summary has them), subsets."""
     from evaluation.metrics import METRIC_UNITS
 
     lines = [
@@ -166,9 +167,27 @@ def format_summary(summary: Dict[str, Any]) -> str:
     for name, value in summary["all"].items():
         ok = summary["success"].get(name)
         lines.append(f"{name:<18}{_num(value):>12}{_num(ok):>12}  {METRIC_UNITS.get(name, '')}")
+    lines.extend(_phc_lines(summary.get("phc")))
     for subset, part in sorted(summary.get("by_subset", {}).items()):
         lines.append(f"subset {subset or '(unknown)'}: success {part['num_success']}/{part['num_motions']}")
     return "\n".join(lines)
+
+
+def _phc_lines(phc: Optional[Dict[str, Any]]) -> List[str]:
+    """One line per group of ``summary["phc"]`` (none without it): PHC's frame-weighted numbers,
+    labelled as such because they differ from the motion-weighted table above."""
+    from evaluation.phc_metrics import PHC_METRIC_NAMES, PHC_METRIC_UNITS
+
+    if not phc:
+        return []
+    lines = []
+    for label, key in (("all", "all"), ("successful", "success")):
+        group = phc[key]
+        values = ", ".join(f"{name} {_num(group[name])} {PHC_METRIC_UNITS[name]}" for name in PHC_METRIC_NAMES)
+        lines.append(
+            f"PHC {label} ({group['num_motions']} motions, {group['num_frames']} frames, frame-weighted): {values}"
+        )
+    return lines
 
 
 def _num(value: Any) -> str:

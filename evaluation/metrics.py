@@ -18,6 +18,10 @@ ProtoMotions) and the human-pose-estimation conventions it borrows:
   differences, in mm per frame.
 * rotation error (``gr_err``): mean geodesic angle between simulated and reference body rotations.
 
+These summaries weight every motion equally; PHC's own numbers (frame-weighted, over the first
+``n - 1`` frames of each motion) are added beside them as ``summary["phc"]`` by
+:mod:`evaluation.phc_metrics`.
+
 All arithmetic is done in float64 so that sub-millimetre errors survive the averaging.
 """
 
@@ -207,10 +211,13 @@ def summarize_motions(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     Means ignore ``nan``, ``±inf`` and ``None`` values; a mean over no value is ``None``, so the result is
     JSON-safe (``json.dumps(..., allow_nan=False)`` works). ``success`` blocks hold the means over
     successful motions, every metric ``None`` when there are none. ``by_subset`` is keyed by
-    subset name in sorted order ("" for unknown).
+    subset name in sorted order ("" for unknown). When the rows carry the PHC sums (the
+    evaluator's rows do; rows read back from per_motion.parquet do not), ``phc`` holds the
+    frame-weighted PHC metrics (:func:`evaluation.phc_metrics.summarize_phc`) beside the
+    motion-weighted ones, which it leaves unchanged.
 
     Raises:
-        ValueError: no rows, or a row lacking a required key.
+        ValueError: no rows, a row lacking a required key, or PHC sums in only some rows.
     """
     if len(rows) == 0:
         raise ValueError("summarize_motions: no per-motion rows to summarise (the evaluation produced 0 motions)")
@@ -230,7 +237,7 @@ def summarize_motions(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
             "all": group["all"],
             "success": group["success"],
         }
-    return {
+    result = {
         "num_motions": summary["num_motions"],
         "num_success": summary["num_success"],
         "Eval/success_rate": summary["success_rate"],
@@ -239,6 +246,12 @@ def summarize_motions(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         "success": summary["success"],
         "by_subset": by_subset,
     }
+    # Imported here: evaluation.phc_metrics imports this module (procrustes_align).
+    from evaluation.phc_metrics import rows_have_phc_sums, summarize_phc
+
+    if rows_have_phc_sums(rows):
+        result["phc"] = summarize_phc(rows)
+    return result
 
 
 def _group_summary(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:

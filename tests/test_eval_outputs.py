@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List
@@ -168,6 +169,36 @@ def test_write_eval_outputs_writes_every_file(tmp_path: Path) -> None:
     saved = torch.load(paths["predicted_motionlib"], weights_only=True)
     assert torch.equal(saved["motion_lengths"], motion_lib["motion_lengths"])
     assert saved["motion_files"] == ["a", "b"]
+
+
+def test_summary_json_holds_the_phc_block_and_the_table_does_not(tmp_path: Path) -> None:
+    from evaluation.metrics import summarize_motions
+    from evaluation.phc_metrics import phc_motion_sums
+
+    rows = make_rows()
+    for row in rows:  # every body off by gt_err along x in each of the motion's frames
+        ref = torch.zeros(row["frames"], 2, 3, dtype=torch.float64)
+        row.update(phc_motion_sums(ref + torch.tensor([row["gt_err"], 0.0, 0.0], dtype=torch.float64), ref))
+    paths = write_eval_outputs(tmp_path, rows, summarize_motions(rows))
+
+    phc = json.loads(paths["summary"].read_text())["phc"]
+    # Frames entering (n - 1): 119, 239, 299, 89, 149, 59 → 954; successful (0, 1, 3, 5) → 506.
+    assert (phc["all"]["num_motions"], phc["all"]["num_frames"]) == (6, 954)
+    assert (phc["success"]["num_motions"], phc["success"]["num_frames"]) == (4, 506)
+    # Frame-weighted mpjpe_g, Σ (n - 1)·gt_err / Σ (n - 1): (3.689 + 10.755 + 182.988 + 4.628 +
+    # 71.52 + 1.652) / 954 m; over the successful ones (3.689 + 10.755 + 4.628 + 1.652) / 506 m.
+    assert phc["all"]["mpjpe_g"] == pytest.approx(275.232 / 954 * 1000.0)
+    assert phc["success"]["mpjpe_g"] == pytest.approx(20.724 / 506 * 1000.0)
+    assert phc["all"]["mpjpe_l"] == pytest.approx(0.0, abs=1e-9) and phc["all"]["vel_dist"] == pytest.approx(0.0)
+    assert all(math.isfinite(value) for group in phc.values() for value in group.values())
+    # per_motion.parquet keeps exactly the contract's columns.
+    assert list(read_per_motion_table(paths["per_motion"])[0]) == list(PER_MOTION_COLUMNS)
+
+    for row in rows:  # no successful motion: the success block is written as nulls
+        row["success"] = False
+    paths = write_eval_outputs(tmp_path / "none", rows, summarize_motions(rows))
+    success = json.loads(paths["summary"].read_text())["phc"]["success"]
+    assert success["mpjpe_g"] is None and success["num_motions"] == 0
 
 
 def test_per_motion_parquet_round_trips_with_the_contract_schema(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ with the oracle and zero agents; `mimic inference --full-eval` output files; bat
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ def test_full_eval_cli_writes_every_file_and_judges_the_oracle(eval_lib, tmp_pat
     assert mimic_main([*argv, "--num-threads", "2", "--headless", "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Eval/success_rate" in printed and "e_pa_mpjpe" in printed
+    assert "PHC all (4 motions, " in printed and "PHC successful (1 motions, " in printed
 
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "per_motion.parquet", "failed_motions.txt", "predicted_motionlib.pt", "plots"} <= names
@@ -80,6 +82,15 @@ def test_full_eval_cli_writes_every_file_and_judges_the_oracle(eval_lib, tmp_pat
     assert summary["Eval/gt_err"] == pytest.approx(sum(r["gt_err"] for r in rows) / 4, rel=1e-6)
     assert summary["success"]["e_g_mpjpe"] == pytest.approx(by_id[standing]["e_g_mpjpe"], rel=1e-6)
     assert summary["agent"] == "oracle" and summary["motion_file_md5"]
+    # The PHC block (frame-weighted, first n - 1 frames of each motion) beside the project's metrics.
+    phc = summary["phc"]
+    assert (phc["all"]["num_motions"], phc["success"]["num_motions"]) == (4, 1)
+    assert phc["all"]["num_frames"] == sum(row["frames"] - 1 for row in rows)
+    assert phc["success"]["num_frames"] == by_id[standing]["frames"] - 1
+    names = ("mpjpe_g", "mpjpe_l", "mpjpe_pa", "accel_dist", "vel_dist")
+    assert all(math.isfinite(phc[group][name]) and phc[group][name] >= 0 for group in phc for name in names)
+    assert phc["success"]["mpjpe_g"] < 60.0  # mm: the standing clip, as its e_g_mpjpe
+    assert phc["success"]["mpjpe_pa"] <= phc["success"]["mpjpe_l"] + 1e-9  # alignment only helps
     failed = (out / "failed_motions.txt").read_text().splitlines()
     assert sorted(int(line.split("\t")[0]) for line in failed) == sorted(set(range(4)) - {standing})
 
@@ -115,6 +126,8 @@ def test_batching_gives_the_same_result_as_one_batch(eval_lib):
         assert {k: v for k, v in a.items() if isinstance(v, float)} == pytest.approx(
             {k: v for k, v in b.items() if isinstance(v, float)}, rel=1e-5, abs=1e-6
         )
+    for group in ("all", "success"):  # the frame-weighted PHC block likewise
+        assert one.summary["phc"][group] == pytest.approx(two.summary["phc"][group], rel=1e-5, abs=1e-6)
     for key in ("gts", "grs", "dps"):
         difference = (one.predicted_motion_lib[key] - two.predicted_motion_lib[key]).abs().max()
         assert float(difference) < 1e-3, key
