@@ -168,3 +168,53 @@ def test_observing_a_subset_gives_those_rows_of_the_full_observation(synthetic_l
         assert torch.equal(env.observe(ids), full[ids])
     finally:
         env.sim.close()
+
+
+def test_residual_actions_are_corrections_around_the_next_reference_pose(real_lib):
+    """``env.action_mode=residual``: a zero action puts the PD targets on the reference's joint
+    angles at t + dt; a correction adds residual_action_scale·tanh(a); the inverse map agrees."""
+    env = _env(real_lib, num_envs=3, overrides=["env.action_mode=residual", "env.residual_action_scale=0.4"])
+    try:
+        env.reset_envs(torch.arange(3), motion_ids=torch.arange(3), times=torch.tensor([0.2, 0.5, 0.9]))
+        env.observe()
+        next_pose = env.reference_pd_targets(env.motion_times + env.dt)
+        assert torch.allclose(env.pd_targets(torch.zeros(3, 69)), next_pose, atol=1e-6)
+        actions = torch.linspace(-2.0, 2.0, 69).repeat(3, 1)
+        targets = env.pd_targets(actions)
+        assert torch.allclose(targets - next_pose, 0.4 * torch.tanh(actions), atol=1e-6)
+        assert torch.allclose(env.actions_for_targets(targets), actions, atol=1e-4)
+    finally:
+        env.sim.close()
+    with pytest.raises(ValueError, match="env.action_mode: expected one of absolute, residual, got 'relative'"):
+        _env(real_lib, num_envs=1, overrides=["env.action_mode=relative"])
+
+
+def test_velocity_feedforward_leads_the_reference_and_cuts_the_pd_lag(real_lib):
+    """The PD's damping pulls against the joint's absolute rate, so targets placed on a moving
+    reference are followed (kd / kp)·rate behind. Leading them by that much (the feed-forward)
+    must shrink the joint tracking error of the untrained (zero-residual) policy on both
+    dynamic clips; measured: 0.053 → 0.041 rad (jumps), 0.067 → 0.051 rad (walk)."""
+    errors = {}
+    for feedforward in ("false", "true"):
+        overrides = [
+            "env.action_mode=residual", f"env.residual_velocity_feedforward={feedforward}",
+            "env.enable_termination=false",
+        ]  # fmt: skip
+        env = _env(real_lib, num_envs=2, overrides=overrides)
+        try:
+            jumps, walk = _motion_index(env, "dmpl"), _motion_index(env, "walk")
+            env.auto_reset = False
+            env.reset_envs(torch.arange(2), motion_ids=torch.tensor([jumps, walk]), times=torch.zeros(2))
+            env.observe()
+            if feedforward == "true":
+                kd_over_kp = torch.tensor(env.sim.robot.kd) / torch.tensor(env.sim.robot.kp)
+                assert torch.allclose(env.target_lead, kd_over_kp) and float(kd_over_kp.max()) == pytest.approx(0.1)
+            per_step = []
+            for _ in range(8):
+                env.step(torch.zeros(2, 69))
+                lag = env.sim.dof_state().pos - env.reference_pd_targets(env.motion_times)
+                per_step.append(lag.abs().mean(dim=1))
+            errors[feedforward] = torch.stack(per_step).mean(dim=0)
+        finally:
+            env.sim.close()
+    assert bool((errors["true"] < 0.85 * errors["false"]).all()), errors

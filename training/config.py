@@ -72,7 +72,16 @@ class EnvConfig:
     termination_distance: float = 0.5  # m, any body from its reference
     ref_contact_smooth_window: int = 7  # frames
     reset_grace_period: int = 5  # steps without contact-match penalty
-    action_scale: float = 3.141592653589793  # PD target = action_scale · tanh(a)
+    # How raw actions a become PD targets (training.envs.mimic_env.ACTION_MODES):
+    #   "absolute" (ProtoMotions): target = action_scale · tanh(a), or the robot's per-DoF offset/scale;
+    #   "residual": target = reference joint angles at t + dt + residual_action_scale · tanh(a).
+    action_mode: str = "absolute"
+    action_scale: float = 3.141592653589793  # rad, "absolute" mode
+    residual_action_scale: float = 0.5  # rad, "residual" mode: the largest correction of a joint
+    # "residual" mode: lead the reference angles by (kd / kp) · reference joint rate. The PD's
+    # damping acts against the joint's absolute rate, so a joint following the reference at rate
+    # v settles (kd / kp) · v behind a target placed on it (0.1 s for every SMPL joint).
+    residual_velocity_feedforward: bool = False
     reward_config: RewardConfig = field(default_factory=RewardConfig)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     observations: ObservationConfig = field(default_factory=ObservationConfig)

@@ -2,8 +2,10 @@
 
 Contract (used by PPO and the evaluator): ``reset() -> obs`` (N, O);
 ``step(actions) -> (obs, reward, terminated, truncated, info)`` with actions (N, D) raw policy
-outputs (PD target = action_offset + action_scale · tanh(a), per DoF from the robot spec, or
-the experiment's scalar ``env.action_scale`` with offset 0 when the spec has none). Envs that
+outputs. ``env.action_mode`` maps them to PD targets: ``"absolute"`` (ProtoMotions) is
+action_offset + action_scale · tanh(a), per DoF from the robot spec, or the experiment's scalar
+``env.action_scale`` with offset 0 when the spec has none; ``"residual"`` is the reference's joint
+angles at t + dt plus ``env.residual_action_scale`` · tanh(a), so a zero action is the oracle. Envs that
 ended are reset inside ``step``: ``obs`` already starts their next episode and
 ``info["final_obs"]`` holds the observation before the reset (for bootstrapping).
 ``terminated`` means failure (a body strayed more than ``termination_distance`` from its
@@ -34,6 +36,7 @@ from training.simulator.base import DofState, RootState, Simulator
 
 TIME_EPSILON = 1e-5  # s: float32 motion times accumulate rounding of dt
 CONTACT_FORCE_THRESHOLD = 1.0  # N: a body with more net contact force than this is in contact
+ACTION_MODES = ("absolute", "residual")
 
 
 class MimicEnv:
@@ -63,6 +66,15 @@ class MimicEnv:
         self.dt = simulator.control_dt
         robot = simulator.robot
         self.dof_format = robot.dof_format
+        if self.env_config.action_mode not in ACTION_MODES:
+            raise ValueError(
+                f"env.action_mode: expected one of {', '.join(ACTION_MODES)}, got {self.env_config.action_mode!r}"
+            )
+        self.residual_actions = self.env_config.action_mode == "residual"
+        #: (D,) s: how far the residual mode's base target leads the reference (kd / kp per DoF), or None.
+        self.target_lead: Optional[Tensor] = None
+        if self.residual_actions and self.env_config.residual_velocity_feedforward:
+            self.target_lead = torch.tensor(robot.kd, device=self.device) / torch.tensor(robot.kp, device=self.device)
         #: Per-DoF action mapping (D,) rad, or None: the scalar ``env.action_scale`` and offset 0.
         self.action_offset: Optional[Tensor] = None
         self.action_scale: Optional[Tensor] = None
@@ -132,15 +144,34 @@ class MimicEnv:
         """Hinge angles (N, D) of the reference pose at ``times``: what an oracle feeds the PD."""
         return reference_dof_positions(self.dof_format, self.motion_lib.get_motion_state(self.motion_ids, times))
 
+    def _next_reference_pd_targets(self) -> Tensor:
+        """The residual mode's base targets (N, D) rad: reference joint angles at t + dt, led by
+        ``target_lead`` · reference joint rates when set. Reads the reference the last
+        observation sampled when it is still current."""
+        times = self.motion_times + self.dt
+        cached = self._cached_ref
+        state = cached[1] if cached is not None and torch.equal(cached[0], times) else None
+        if state is None:
+            state = self.motion_lib.get_motion_state(self.motion_ids, times)
+        angles = reference_dof_positions(self.dof_format, state)
+        if self.target_lead is None:
+            return angles
+        return angles + self.target_lead * reference_dof_velocities(self.dof_format, state, angles)
+
     def pd_targets(self, actions: Tensor) -> Tensor:
-        """PD targets (N, D) rad of raw policy actions (N, D)."""
+        """PD targets (N, D) rad of raw policy actions (N, D), for the step about to be taken."""
+        if self.residual_actions:
+            return self._next_reference_pd_targets() + self.env_config.residual_action_scale * torch.tanh(actions)
         if self.action_scale is None:
             return self.env_config.action_scale * torch.tanh(actions)
         return self.action_offset + self.action_scale * torch.tanh(actions)
 
     def actions_for_targets(self, targets: Tensor) -> Tensor:
-        """The raw actions (N, D) whose PD targets are ``targets`` (N, D), clipped just inside the range."""
-        if self.action_scale is None:
+        """The raw actions (N, D) whose PD targets are ``targets`` (N, D) in the step about to be
+        taken, clipped just inside the range."""
+        if self.residual_actions:
+            unit = (targets - self._next_reference_pd_targets()) / self.env_config.residual_action_scale
+        elif self.action_scale is None:
             unit = targets / self.env_config.action_scale
         else:
             unit = (targets - self.action_offset) / self.action_scale
