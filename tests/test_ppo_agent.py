@@ -300,3 +300,40 @@ def test_indivisible_batch_size_is_a_clear_error():
     agent.collect(PendulumEnv(8, seed=0))
     with pytest.raises(ValueError, match="batch_size must divide num_envs × num_steps = 128"):
         agent.update()
+
+
+def test_adaptive_learning_rates_follow_the_kl_rule_per_applied_minibatch():
+    """KL above 2·desired_kl divides both rates by lr_factor after every applied minibatch, KL
+    below desired_kl / 2 multiplies them; both stay within [lr_min, lr_max]."""
+    planned = 2 * (16 * 8 // 32)  # num_mini_epochs × minibatches per pass
+    # desired_kl tiny: every minibatch after the first has KL far above it (the first one's
+    # policy is the collecting policy, KL 0 < desired / 2, so its step raises the rates once).
+    agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e-12, lr_min=1e-6))
+    agent.collect(PendulumEnv(8, seed=1))
+    metrics = agent.update()
+    assert metrics["Train/update_skipped"] == 0.0
+    expected = 1e-3 * 1.5 / 1.5 ** (planned - 1)
+    assert agent.learning_rates() == pytest.approx((expected, expected), rel=1e-9)
+    assert metrics["Train/actor_lr"] == pytest.approx(expected, rel=1e-9)
+    # desired_kl huge: every minibatch raises both rates, up to lr_max.
+    agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e3, lr_max=4e-3))
+    agent.collect(PendulumEnv(8, seed=1))
+    agent.update()
+    assert agent.learning_rates() == pytest.approx((4e-3, 4e-3), rel=1e-9)  # 1e-3·1.5⁸ clamped
+    # Off (the ProtoMotions default): the rates never move.
+    agent = make_agent(small_config(batch_size=32))
+    agent.collect(PendulumEnv(8, seed=1))
+    agent.update()
+    assert agent.learning_rates() == (1e-3, 1e-3)
+
+
+def test_adaptive_learning_rates_survive_a_checkpoint():
+    agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e3))
+    agent.collect(PendulumEnv(8, seed=1))
+    agent.update()
+    buffer = io.BytesIO()
+    torch.save(agent.state_dict(), buffer)
+    buffer.seek(0)
+    restored = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e3))
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    assert restored.learning_rates() == agent.learning_rates() != (1e-3, 1e-3)

@@ -290,6 +290,8 @@ class PPOAgent:
             "Train/bad_grads": float(self._bad_grads_this_update),
             "Train/update_skipped": 1.0 - applied / planned,  # fraction of planned minibatches not applied
             "Train/action_std": float(torch.exp(self.actor.logstd.detach()).mean()),
+            "Train/actor_lr": self.learning_rates()[0],
+            "Train/critic_lr": self.learning_rates()[1],
         }
         metrics.update(stats)
         metrics.update(rollout_metrics)
@@ -325,12 +327,33 @@ class PPOAgent:
             actor_loss = actor_loss - cfg.entropy_coef * gaussian_entropy(self.actor.logstd)
         logs["actor_grad"].append(self._apply_gradients(actor_loss, self.actor, self.actor_optimizer))
         logs["actor_loss"].append(float(actor_loss.detach()))
+        if cfg.adaptive_lr:
+            self._adapt_learning_rates(approx_kl)
 
         values = self.critic(mb["obs"])
         critic_loss = value_loss(values, mb["values"], mb["returns"], cfg.e_clip, cfg.clip_critic_loss)
         logs["critic_grad"].append(self._apply_gradients(critic_loss, self.critic, self.critic_optimizer))
         logs["critic_loss"].append(float(critic_loss.detach()))
         return True
+
+    def _adapt_learning_rates(self, approx_kl: float) -> None:
+        """Scale both optimisers' rates by the KL rule of ``adaptive_lr`` (same on every rank:
+        ``approx_kl`` is already averaged over ranks). The rates live in the optimisers'
+        param groups, so checkpoints carry them."""
+        cfg = self.config
+        if approx_kl > 2.0 * cfg.desired_kl:
+            factor = 1.0 / cfg.lr_factor
+        elif approx_kl < 0.5 * cfg.desired_kl:
+            factor = cfg.lr_factor
+        else:
+            return
+        for optimizer in (self.actor_optimizer, self.critic_optimizer):
+            for group in optimizer.param_groups:
+                group["lr"] = min(max(group["lr"] * factor, cfg.lr_min), cfg.lr_max)
+
+    def learning_rates(self) -> Tuple[float, float]:
+        """Current (actor, critic) learning rates."""
+        return self.actor_optimizer.param_groups[0]["lr"], self.critic_optimizer.param_groups[0]["lr"]
 
     def _episode_metrics(self) -> Dict[str, float]:
         """Means over the last finished episodes of every rank (NaN before the first one ends)."""

@@ -31,6 +31,14 @@ class PPOConfig:
     advantage_min_std: float = 0.02
     advantage_clamp: float = 4.0
     actor_clip_frac_threshold: float = 0.6  # skip the rest of an epoch above this clip fraction
+    # Adaptive learning rates (ProtoMotions' rule, off there by default): after each minibatch,
+    # both rates ÷ lr_factor when its KL to the data-collecting policy exceeds 2·desired_kl and
+    # × lr_factor below desired_kl / 2, kept within [lr_min, lr_max].
+    adaptive_lr: bool = False
+    desired_kl: float = 0.01
+    lr_factor: float = 1.5
+    lr_min: float = 1e-5
+    lr_max: float = 1e-2
     obs_clamp: float = 5.0
     norm_ema_decay: float = 0.999  # observation normaliser
     eval_metrics_every: int = 200  # epochs between training-time evaluations; 0 disables them
