@@ -139,6 +139,36 @@ def fetch_sample(
     ) from last_error
 
 
+def copy_sample_clips(out_dir: PathLike, source_dir: PathLike) -> List[FetchedSample]:
+    """Take every clip of :data:`SAMPLE_CLIPS` from a local folder (a copy made earlier, or
+    shared test fixtures) instead of GitHub: ``<source_dir>/<local_name>`` must have the pinned
+    sha256; it is copied to ``<out_dir>/samples/`` through a temp file and a rename.
+
+    Raises:
+        MotionDataError: a clip missing from ``source_dir`` (field ``'file'``) or with other
+            bytes than the pinned ones (field ``'sha256'``); nothing is written for it.
+    """
+    subset_dir = Path(out_dir) / SAMPLES_SUBSET
+    os.makedirs(subset_dir, exist_ok=True)
+    copied = []
+    for clip in SAMPLE_CLIPS:
+        source = Path(source_dir) / clip.local_name
+        target = subset_dir / clip.local_name
+        if target.is_file() and file_sha256(target) == clip.sha256:
+            copied.append(FetchedSample(target, str(source), downloaded=False))
+            continue
+        if not source.is_file():
+            raise MotionDataError(source, "file", f"the AMASS sample clip {clip.local_name}", "no such file")
+        found = file_sha256(source)
+        if found != clip.sha256:
+            raise MotionDataError(source, "sha256", clip.sha256, found)
+        with atomic_output(target) as handle, source.open("rb") as original:
+            for chunk in iter(lambda: original.read(1 << 16), b""):
+                handle.write(chunk)
+        copied.append(FetchedSample(target, str(source), downloaded=True))
+    return copied
+
+
 def fetch_sample_clips(
     out_dir: PathLike,
     base_url: str = DEFAULT_BASE_URL,

@@ -18,6 +18,7 @@ from motion.io_utils import file_sha256
 from motion.samples import (
     SAMPLE_CLIPS,
     SampleDownloadError,
+    copy_sample_clips,
     fetch_sample,
     fetch_sample_clips,
 )
@@ -157,3 +158,32 @@ def test_samples_command(served: Tuple[_Server, Path], tmp_path: Path, capsys: p
     assert len(lines) == 3 and all("downloaded" in line for line in lines)
     assert args.handler(args) == 0
     assert all("already present" in line for line in capsys.readouterr().out.splitlines())
+
+
+def test_samples_from_a_local_folder_are_checked_and_copied(
+    amass_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``mimic amass samples DIR --from-dir F`` (offline machines with a copy of the clips)."""
+    parser = argparse.ArgumentParser()
+    amass_data.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["samples", str(tmp_path / "amass"), "--from-dir", str(amass_dir)])
+    assert args.handler(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all("  copied  <- " in line for line in lines)
+    for clip in SAMPLE_CLIPS:
+        assert file_sha256(tmp_path / "amass" / "samples" / clip.local_name) == clip.sha256
+    assert args.handler(args) == 0
+    assert all("already present" in line for line in capsys.readouterr().out.splitlines())
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(amass_dir, tampered)
+    name = SAMPLE_CLIPS[1].local_name
+    with (tampered / name).open("ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(MotionDataError, match=f"{name}.*sha256.*{SAMPLE_CLIPS[1].sha256}") as caught:
+        copy_sample_clips(tmp_path / "out", tampered)
+    assert caught.value.found == file_sha256(tampered / name)
+    assert not (tmp_path / "out" / "samples" / name).exists()  # nothing written for a bad clip
+    (tampered / name).unlink()
+    with pytest.raises(MotionDataError, match="no such file"):
+        copy_sample_clips(tmp_path / "out", tampered)

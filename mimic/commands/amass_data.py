@@ -7,15 +7,20 @@ import sys
 
 
 def _samples(args: argparse.Namespace) -> int:
-    from motion.samples import DEFAULT_BASE_URL, SampleDownloadError, fetch_sample_clips
+    from motion.errors import MotionDataError
+    from motion.samples import DEFAULT_BASE_URL, SampleDownloadError, copy_sample_clips, fetch_sample_clips
 
     try:
-        fetched = fetch_sample_clips(args.dir, base_url=args.base_url or DEFAULT_BASE_URL)
-    except SampleDownloadError as error:
+        if args.from_dir:
+            fetched = copy_sample_clips(args.dir, args.from_dir)
+        else:
+            fetched = fetch_sample_clips(args.dir, base_url=args.base_url or DEFAULT_BASE_URL)
+    except (SampleDownloadError, MotionDataError) as error:
         print(f"mimic: error: {error}", file=sys.stderr)
         return 1
     for sample in fetched:
-        state = "downloaded" if sample.downloaded else "already present (sha256 ok)"
+        new = "copied" if args.from_dir else "downloaded"
+        state = new if sample.downloaded else "already present (sha256 ok)"
         print(f"{sample.path}  {state}  <- {sample.url}")
     return 0
 
@@ -40,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--base-url",
         default=None,
         help="replace https://raw.githubusercontent.com (URL = BASE/<owner>/<repo>/<branch>/<path>)",
+    )
+    samples.add_argument(
+        "--from-dir",
+        default=None,
+        help="copy the clips from this folder instead (e.g. a copy made earlier), each checked against its sha256",
     )
     samples.set_defaults(handler=_samples)
 
