@@ -12,7 +12,10 @@ import importlib
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from motion.errors import MotionDataError
+from motion.errors import MotionDataError, OutputWriteError
+
+#: Exit status when an output cannot be written (sysexits' EX_IOERR); bad input exits with 2.
+EXIT_WRITE_ERROR = 74
 
 #: group name → (help, command modules that add sub-commands to it)
 COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
@@ -54,6 +57,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MotionDataError as error:
         print(f"mimic: error: {error}", file=sys.stderr)
         return 2
+    except OutputWriteError as error:  # disk full, read-only, ...: the user's to fix, so one line
+        print(f"mimic: error: {error}", file=sys.stderr)
+        return EXIT_WRITE_ERROR
     except KeyboardInterrupt:
         print("mimic: interrupted", file=sys.stderr)
         return 130

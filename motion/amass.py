@@ -7,13 +7,17 @@ fingers, are zero. Every problem with a file raises :class:`motion.errors.Motion
 
 AMASS files are zip archives read lazily by ``np.load``: only the members we need are
 decompressed (never the marker arrays, which are often larger than the poses).
+
+Hostile files are refused before they can hang or exhaust the reader: only regular files are
+opened (a FIFO would block ``open`` forever), each member's ``.npy`` header is checked (size
+limits of :mod:`motion.limits`, and data exactly as long as the header says) before its data is
+read, and every number is range-checked before use.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
@@ -21,6 +25,8 @@ from typing import Any, List, Optional, Tuple, Union
 import numpy as np
 
 from motion.errors import MotionDataError
+from motion.io_utils import open_regular_file
+from motion.limits import MAX_ABS_POSE, MAX_ABS_TRANS, MAX_ARRAY_ELEMENTS, MAX_FRAMERATE, MAX_FRAMES, check_framerate
 
 PathLike = Union[str, Path]
 
@@ -32,8 +38,12 @@ SMPL_POSE_WIDTH = 72
 GENDERS = ("male", "female", "neutral")
 #: Frame-rate keys: SMPL-H archives use the first, SMPL-X archives the second.
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
-# Exceptions np.load / zipfile raise for unreadable, truncated or non-npz files.
-_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError)
+# What np.load / zipfile raise for unreadable, truncated, corrupt or non-npz bytes: besides OSError,
+# ValueError, EOFError, BadZipFile, zlib.error and KeyError, a damaged .npy header raises
+# tokenize.TokenError or SyntaxError, an unknown compression NotImplementedError, an encrypted
+# member RuntimeError (all found by tests/test_fuzz_inputs.py). Any of them is the file's problem;
+# the try blocks they guard contain only the reading call.
+_READ_ERRORS = (Exception,)
 
 
 @dataclass
@@ -75,17 +85,47 @@ class _Archive:
         self.npz = npz
         self.path = path
         self.keys = frozenset(npz.files)
+        self.members = frozenset(npz.zip.namelist())
 
     def __contains__(self, key: str) -> bool:
         return key in self.keys
 
     def __getitem__(self, key: str) -> np.ndarray:
+        self._check_header(key)
         try:
             return self.npz[key]
         except _READ_ERRORS as error:
             raise MotionDataError(
                 self.path, key, "a readable numpy array", f"{type(error).__name__}: {error}"
             ) from error
+
+    def _check_header(self, key: str) -> None:
+        """Read only the member's ``.npy`` header: refuse a size beyond the limits, or data whose
+        length is not what the header declares, before np.load allocates the declared array."""
+        member = key if key in self.members else key + ".npy"  # np.load's own lookup order
+        try:
+            stored_bytes = self.npz.zip.getinfo(member).file_size
+            with self.npz.zip.open(member) as raw:
+                version = np.lib.format.read_magic(raw)
+                readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                header = readers[version](raw) if version in readers else None
+                header_bytes = raw.tell()
+        except _READ_ERRORS as error:
+            raise MotionDataError(
+                self.path, key, "a readable numpy array", f"{type(error).__name__}: {error}"
+            ) from error
+        if header is None:
+            raise MotionDataError(self.path, key, "a .npy array of format 1.0 or 2.0", f"format {version}")
+        shape, _fortran_order, dtype = header
+        if dtype.hasobject:
+            return  # np.load refuses it (allow_pickle=False) without reading any data
+        elements = math.prod(shape)
+        if (shape and shape[0] > MAX_FRAMES) or elements > MAX_ARRAY_ELEMENTS:
+            expected = f"at most {MAX_FRAMES} frames and {MAX_ARRAY_ELEMENTS} values"
+            raise MotionDataError(self.path, key, expected, f"shape {tuple(shape)}")
+        if header_bytes + elements * dtype.itemsize != stored_bytes:
+            expected = f"{elements * dtype.itemsize} bytes of data for shape {tuple(shape)} {dtype}"
+            raise MotionDataError(self.path, key, expected, f"{stored_bytes - header_bytes} bytes in the archive")
 
 
 def _float_array(value: np.ndarray, path: str, key: str) -> np.ndarray:
@@ -94,9 +134,15 @@ def _float_array(value: np.ndarray, path: str, key: str) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
-def _check_finite(value: np.ndarray, path: str, key: str) -> None:
+def _check_finite(value: np.ndarray, path: str, key: str, limit: float) -> None:
+    """Every value finite and within ±``limit`` (frames are rows of ``value``)."""
     finite = np.isfinite(value)
-    if not finite.all():
+    if finite.all():
+        magnitude = np.abs(value).reshape(value.shape[0], -1).max(axis=1)
+        if magnitude.max() > limit:
+            frame = int(np.argmax(magnitude > limit))
+            raise MotionDataError(path, key, f"|values| ≤ {limit:g}", f"{magnitude[frame]:.3g} at frame {frame}")
+    else:
         bad_rows = np.nonzero(~finite.reshape(value.shape[0], -1).all(axis=1))[0]
         kinds = []
         if np.isnan(value).any():
@@ -126,7 +172,7 @@ def _read_gender(data: _Archive, path: str) -> str:
         return "neutral"  # plain SMPL files from other tools sometimes omit it
     gender = _decode_text(data["gender"], path, "gender").lower()
     if gender not in GENDERS:
-        raise MotionDataError(path, "gender", "one of 'male', 'female', 'neutral'", repr(gender))
+        raise MotionDataError(path, "gender", "one of 'male', 'female', 'neutral'", repr(gender)[:100])
     return gender
 
 
@@ -136,10 +182,7 @@ def _read_fps(data: _Archive, path: str) -> float:
             value = data[key]
             if value.size != 1 or value.dtype.kind not in "fiu":
                 raise MotionDataError(path, key, "a single number", f"dtype {value.dtype}, shape {value.shape}")
-            fps = float(value.reshape(()))
-            if not np.isfinite(fps) or fps <= 0:
-                raise MotionDataError(path, key, "a finite frame rate > 0", repr(fps))
-            return fps
+            return check_framerate(float(value.reshape(())), path, key)
     raise MotionDataError(
         path,
         FPS_KEYS[0],
@@ -203,13 +246,27 @@ def read_amass_clip(path: PathLike) -> AmassClip:
     """Read one AMASS archive (SMPL-H, SMPL-X or SMPL) as an :class:`AmassClip`.
 
     Raises:
-        MotionDataError: unreadable file (field ``'<file>'``), missing key, wrong shape or dtype,
-            NaN/inf, non-positive frame rate, fewer than 2 frames, or ``trans`` and ``poses``
-            of different lengths.
+        MotionDataError: unreadable or non-regular file (field ``'<file>'``), missing key, wrong
+            shape or dtype, an array beyond the size limits or shorter/longer than its header says,
+            NaN/inf or values beyond :mod:`motion.limits`, a frame rate outside
+            ``[MIN_FRAMERATE, MAX_FRAMERATE]``, fewer than 2 frames, or ``trans`` and ``poses`` of
+            different lengths.
     """
     path_str = os.fspath(path)
     try:
-        npz = np.load(path_str, allow_pickle=False)
+        # A FIFO, device or socket is refused here, never opened (it would block the batch).
+        handle = open_regular_file(path_str, "a readable .npz archive")
+    except OSError as error:
+        raise MotionDataError(
+            path_str, "<file>", "a readable .npz archive", f"{type(error).__name__}: {error}"
+        ) from error
+    with handle:
+        return _read_open_archive(handle, path_str)
+
+
+def _read_open_archive(handle: Any, path_str: str) -> AmassClip:
+    try:
+        npz = np.load(handle, allow_pickle=False)
     except _READ_ERRORS as error:
         raise MotionDataError(
             path_str, "<file>", "a readable .npz archive", f"{type(error).__name__}: {error}"
@@ -223,7 +280,7 @@ def read_amass_clip(path: PathLike) -> AmassClip:
         num_frames = body_pose.shape[0]
         if num_frames < 2:
             raise MotionDataError(path_str, "poses", "at least 2 frames", f"{num_frames} frame(s)")
-        _check_finite(body_pose, path_str, "poses")
+        _check_finite(body_pose, path_str, "poses", MAX_ABS_POSE)
 
         if "trans" not in data:
             raise MotionDataError(path_str, "trans", "a key 'trans' of shape (T, 3)", "no such key")
@@ -235,12 +292,14 @@ def read_amass_clip(path: PathLike) -> AmassClip:
                 path_str, "trans", f"{num_frames} frames (as many as 'poses')", f"{trans.shape[0]} frames"
             )
         trans = _float_array(trans, path_str, "trans")
-        _check_finite(trans, path_str, "trans")
+        _check_finite(trans, path_str, "trans", MAX_ABS_TRANS)
 
         fps = _read_fps(data, path_str)
         gender = _read_gender(data, path_str)
         if "betas" in data:
             betas = _float_array(data["betas"], path_str, "betas").reshape(-1)
+            if not np.isfinite(betas).all():
+                raise MotionDataError(path_str, "betas", "finite values", f"NaN or inf in {betas.size} values")
         else:
             betas = np.zeros(0, dtype=np.float64)
 
@@ -327,8 +386,12 @@ def amass_subset_of(path: PathLike, root: PathLike) -> str:
 
 
 def round_fps(fps: float) -> int:
-    """A capture rate as an integer (120.00004577636719 → 120). Raises ValueError below 0.5 fps."""
-    rounded = int(round(float(fps)))
+    """A capture rate as an integer (120.00004577636719 → 120). Raises ValueError below 0.5 fps,
+    above :data:`motion.limits.MAX_FRAMERATE` or for NaN/inf."""
+    fps = float(fps)
+    if not math.isfinite(fps) or round(fps) > MAX_FRAMERATE:
+        raise ValueError(f"frame rate {fps!r}: expected a finite rate of at most {MAX_FRAMERATE:g} fps")
+    rounded = int(round(fps))
     if rounded < 1:
         raise ValueError(f"frame rate {fps!r} rounds to {rounded}; expected at least 1 fps")
     return rounded
@@ -340,7 +403,8 @@ def downsample_step(source_fps: float, target_fps: float) -> Tuple[int, float]:
     With r = round(source_fps): d = the smallest divisor of r with d ≥ target_fps (r itself if
     none is), step = r // d, output fps = d. So 120→(4, 30), 150→(5, 30), 59→(1, 59), 24→(1, 24)
     for a 30 fps target: the output rate is the smallest exact sub-rate at or above the target,
-    never an interpolated one.
+    never an interpolated one. The divisor search is bounded: ``r`` is at most
+    :data:`motion.limits.MAX_FRAMERATE` (ValueError beyond).
     """
     if not target_fps > 0:
         raise ValueError(f"target fps must be > 0, got {target_fps!r}")

@@ -3,7 +3,10 @@
 Resumable (finished outputs are skipped unless ``force_remake``; every write is atomic, so a
 killed run leaves only whole files), parallel (chunks of files per worker process, each chunk
 converted in one batched pass), and it never stops on a bad file: failures are collected and
-reported at the end.
+reported at the end. Each file is converted under a guard, so even an unexpected exception is
+that file's failure (KeyboardInterrupt still stops). It does stop on an
+:class:`~motion.errors.OutputWriteError` (disk full, read-only, ...): every later write would fail
+too; the files finished so far are whole and a rerun resumes after them.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import os
 import re
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
-from motion.errors import MotionDataError
+from motion.errors import MotionDataError, OutputWriteError
 from motion.io_utils import file_md5
+from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, check_framerate
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
 from motion.motion_file import SMPL_SIZES, save_motion
 
@@ -112,7 +117,8 @@ def plan_conversion(
 
 def _select_frames(clip: AmassClip, job: ConversionJob, params: ConversionParams) -> Tuple[Any, Any, float, int]:
     """Slice (seconds → source frames) then downsample: (poses, trans, output fps, step)."""
-    fps = job.fps if job.fps is not None else clip.fps
+    # The reader and the config parser range-check their rates; checked again here, where it is used.
+    fps = clip.fps if job.fps is None else check_framerate(job.fps, job.source, "fps (motion config)")
     first = 0 if job.start is None else int(round(job.start * fps))
     last = clip.num_frames if job.end is None else min(clip.num_frames, int(round(job.end * fps)) + 1)
     if last - first < 2:
@@ -185,6 +191,16 @@ def convert_chunk(
             own_io.shutdown(wait=True)
 
 
+def _failure_message(job: ConversionJob, error: Exception) -> str:
+    """One line for a file's failure: bad input names its field; anything else is unexpected."""
+    if isinstance(error, MotionDataError):
+        return str(error)
+    if isinstance(error, OSError):
+        return f"cannot read {job.source} or write {job.output}: {error}"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{job.source}: unexpected {type(error).__name__} while converting: {text}"[:500]
+
+
 def _convert_prefetched(
     jobs: Sequence[ConversionJob], params: ConversionParams, prefetched: Prefetched
 ) -> List[Tuple[str, Optional[str], int]]:
@@ -194,22 +210,43 @@ def _convert_prefetched(
         try:
             clip, (poses, trans, fps, step) = read.result()
             prepared.append((job, clip, poses, trans, fps, step, md5))
-        except MotionDataError as error:
-            results[job.source] = (job.source, str(error), 0)
-    if prepared:
-        motions = convert_body_pose_batch(
-            [p[2] for p in prepared], [p[3] for p in prepared], [p[4] for p in prepared], params
-        )
-        for (job, clip, _poses, _trans, _fps, step, md5), motion in zip(prepared, motions):
+        except Exception as error:  # the per-file guard: one bad file is one failed row
+            results[job.source] = (job.source, _failure_message(job, error), 0)
+    for group in _convert_groups(prepared, params, results):
+        for (job, clip, _poses, _trans, _fps, step, md5), motion in group:
             try:
                 motion["mimicflow"] = _metadata(clip, job, params, step, md5.result())
                 save_motion(motion, job.output, SMPL_SIZES)
                 results[job.source] = (job.source, None, clip.num_frames)
-            except OSError as error:
-                results[job.source] = (job.source, f"cannot read or write {job.output}: {error}", 0)
-            except MotionDataError as error:  # e.g. non-finite states from extreme source poses
-                results[job.source] = (job.source, str(error), 0)
+            except OutputWriteError:
+                raise  # the disk is full (or read-only...): the next file would fail the same way
+            except Exception as error:  # e.g. non-finite states from extreme source poses
+                results[job.source] = (job.source, _failure_message(job, error), 0)
     return [results[job.source] for job in jobs]
+
+
+def _convert_groups(
+    prepared: List[Any], params: ConversionParams, results: Dict[str, Tuple[str, Optional[str], int]]
+) -> List[List[Tuple[Any, Dict[str, Any]]]]:
+    """The chunk's motions in one batched pass; should that fail, each file alone, so that only
+    the file that breaks the maths fails (recorded in ``results``)."""
+    if not prepared:
+        return []
+    try:
+        motions = convert_body_pose_batch(
+            [p[2] for p in prepared], [p[3] for p in prepared], [p[4] for p in prepared], params
+        )
+        return [list(zip(prepared, motions))]
+    except Exception:
+        pass
+    groups = []
+    for item in prepared:
+        job = item[0]
+        try:
+            groups.append([(item, convert_body_pose_batch([item[2]], [item[3]], [item[4]], params)[0])])
+        except Exception as error:
+            results[job.source] = (job.source, _failure_message(job, error), 0)
+    return groups
 
 
 def _worker_init() -> None:
@@ -238,6 +275,10 @@ def convert_amass_tree(
     """
     started = time.perf_counter()
     report = ConversionReport()
+    if not 1 <= params.output_fps <= MAX_FRAMERATE:
+        raise MotionDataError(
+            "--output-fps", "output_fps", f"a rate in {FRAMERATE_RANGE_TEXT}", repr(params.output_fps)
+        )
     jobs = plan_conversion(amass_root, out_dir, motion_config, subsets)
     _check_unique_outputs(jobs)
     todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
@@ -263,15 +304,29 @@ def convert_amass_tree(
                     _record(report, convert_chunk(chunk, params, current), bar)
         else:
             with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init) as pool:
-                futures = [pool.submit(convert_chunk, chunk, params) for chunk in chunks]
-                for future in as_completed(futures):
-                    _record(report, future.result(), bar)
+                futures = {pool.submit(convert_chunk, chunk, params): chunk for chunk in chunks}
+                try:
+                    for future in as_completed(futures):
+                        _record(report, _chunk_outcome(future, futures[future]), bar)
+                except BaseException:  # a write error or Ctrl-C: start no further chunk
+                    for future in futures:
+                        future.cancel()
+                    raise
     finally:
         bar.close()
     failed = {source for source, _ in report.failures}
     _write_indexes([job for job in jobs if job.source not in failed], out_dir)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _chunk_outcome(future: Future[List[Tuple[str, Optional[str], int]]], chunk: Sequence[ConversionJob]) -> Any:
+    """A worker's results; a worker that died (killed, out of memory) fails its chunk's files."""
+    try:
+        return future.result()
+    except BrokenProcessPool as error:
+        reason = f"the worker process converting it died ({error or 'killed or out of memory'}); rerun to retry"
+        return [(job.source, f"{job.source}: {reason}", 0) for job in chunk]
 
 
 def _record(report: ConversionReport, outcome: List[Tuple[str, Optional[str], int]], bar: Any) -> None:

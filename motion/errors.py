@@ -1,9 +1,16 @@
-"""The one error type for bad motion input (AMASS archives, ``.motion`` files, MotionLibs)."""
+"""The project's two user-facing error types.
+
+:class:`MotionDataError`: bad input (AMASS archives, ``.motion`` files, MotionLibs, checkpoints).
+:class:`OutputWriteError`: an output that the machine refuses to store (disk full, quota,
+read-only filesystem, permissions). Both are printed by the ``mimic`` CLI as one line.
+"""
 
 from __future__ import annotations
 
+import errno as errno_codes
+import os
 from pathlib import Path
-from typing import Union
+from typing import Any, Dict, Tuple, Union
 
 
 class MotionDataError(ValueError):
@@ -18,3 +25,46 @@ class MotionDataError(ValueError):
         self.expected = expected
         self.found = found
         super().__init__(f"{self.path}: field '{field}': expected {expected}, found {found}")
+
+
+#: errno → what the user has to do; only these errors are the user's to fix (others are bugs or
+#: per-file problems and keep their own type).
+_WRITE_ERROR_ADVICE: Dict[int, str] = {
+    code: advice
+    for name, advice in (
+        ("ENOSPC", "free space"),
+        ("EDQUOT", "free space or raise the disk quota"),
+        ("EROFS", "remount the filesystem read-write or choose another output"),
+        ("EACCES", "make the folder writable or choose another output"),
+        ("EPERM", "make the folder writable or choose another output"),
+    )
+    for code in (getattr(errno_codes, name, None),)
+    if code is not None
+}
+#: The errno values :class:`OutputWriteError` stands for.
+WRITE_ERRNOS: Tuple[int, ...] = tuple(_WRITE_ERROR_ADVICE)
+
+
+class OutputWriteError(OSError):
+    """An output could not be written for a reason the user must fix; names the output path, the
+    cause and what to do. Nothing partial is left (every write is atomic) and finished outputs are
+    kept, so rerunning after the fix resumes. Batch jobs stop on it: every later write would fail
+    the same way.
+    """
+
+    def __init__(self, path: Union[str, Path], code: int, strerror: str = "") -> None:
+        super().__init__(code, strerror or os.strerror(code))
+        self.path = str(path)
+        self.filename = self.path
+
+    def __str__(self) -> str:
+        name = errno_codes.errorcode.get(self.errno, "?")
+        advice = _WRITE_ERROR_ADVICE.get(self.errno, "fix the output location")
+        return (
+            f"cannot write {self.path}: {self.strerror} (errno {self.errno} {name}): "
+            f"{advice} and rerun; finished files are kept"
+        )
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Raised in worker processes too: rebuild from our own arguments, not OSError's.
+        return (type(self), (self.path, self.errno, self.strerror))

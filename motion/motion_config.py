@@ -12,6 +12,7 @@ Format::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -20,6 +21,7 @@ import yaml
 
 from motion.errors import MotionDataError
 from motion.io_utils import atomic_write_text
+from motion.limits import check_framerate
 
 PathLike = Union[str, Path]
 
@@ -59,8 +61,9 @@ class MotionEntry:
 
 
 def _number(value: Any, path: PathLike, field: str, minimum: Optional[float] = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MotionDataError(path, field, "a number", repr(value))
+    # YAML spells infinity .inf: a finite check keeps it out of slicing and sampling weights.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MotionDataError(path, field, "a finite number", repr(value))
     if minimum is not None and not value >= minimum:
         raise MotionDataError(path, field, f"a number ≥ {minimum}", repr(value))
     return float(value)
@@ -72,7 +75,7 @@ def _parse_entry(raw: Any, path: PathLike, index: int) -> MotionEntry:
         raise MotionDataError(path, f"{where}.file", "a mapping with a non-empty 'file' string", repr(raw))
     weight = _number(raw.get("weight", 1.0), path, f"{where}.weight", minimum=0.0)
     fps = raw.get("fps")
-    fps = None if fps is None else _number(fps, path, f"{where}.fps", minimum=1e-9)
+    fps = None if fps is None else check_framerate(fps, path, f"{where}.fps")
     start = end = None
     sub_motions = raw.get("sub_motions")
     if sub_motions:

@@ -46,7 +46,8 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 import torch
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save
+from motion.io_utils import atomic_torch_save, open_regular_file, regular_file_problem
+from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, MAX_FRAMES, MIN_FRAMERATE
 from motion.skeleton import NUM_BODIES, NUM_DOFS
 
 PathLike = Union[str, Path]
@@ -129,16 +130,23 @@ def read_torch_dict(path: PathLike, mmap: bool = False) -> Dict[str, Any]:
 
     ``mmap=True`` maps tensor storages lazily (zip-format files only; others load normally):
     shapes and dtypes are then known without reading tensor data. Any failure to read is a
-    :class:`MotionDataError` naming the file.
+    :class:`MotionDataError` naming the file; a FIFO, device or socket is refused unopened.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MotionDataError(path, "<file>", "an existing file", "no such file")
-    # Only pass mmap when used (older torch lacks it).
-    options = {"mmap": True} if mmap and zipfile.is_zipfile(path) else {}
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise MotionDataError(path, "<file>", "an existing regular file", problem)
     try:
-        with _allow_protomotions_enum():
-            loaded = torch.load(path, map_location="cpu", weights_only=True, **options)
+        if mmap and zipfile.is_zipfile(path):
+            # mmap needs a path (so no open-then-check here); only pass it when used (older torch lacks it).
+            with _allow_protomotions_enum():
+                loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        else:
+            # Read through a descriptor checked to be a regular file: nothing swapped in can block us.
+            with open_regular_file(path, "an existing regular file") as handle, _allow_protomotions_enum():
+                loaded = torch.load(handle, map_location="cpu", weights_only=True)
+    except MotionDataError:
+        raise
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         found = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]
         raise MotionDataError(path, "<file>", "a torch.save dict loadable with weights_only=True", found) from None
@@ -178,6 +186,10 @@ def check_motion_shape(
         value = motion[key]
         if not isinstance(value, torch.Tensor):
             raise MotionDataError(path, key, "a tensor", type(value).__name__)
+        if value.layout != torch.strided:
+            raise MotionDataError(path, key, "a dense tensor", f"layout {value.layout}")
+        if _broadcast(value):  # a few stored bytes posing as millions of frames
+            raise MotionDataError(path, key, "a tensor that stores every value", f"strides {value.stride()}")
         if value.dtype != dtype:
             raise MotionDataError(path, key, f"dtype {dtype}", f"dtype {value.dtype}")
         shape = tuple(value.shape)
@@ -186,11 +198,14 @@ def check_motion_shape(
             raise MotionDataError(path, key, f"shape (T, {_dims(frame_shape)})", f"shape {shape}")
         shapes[key] = shape
     reference, origin = _reference_sizes(shapes, expected, expected_from)
+    if reference["B"] < 1:
+        raise MotionDataError(path, "rigid_body_pos", "shape (T, B ≥ 1, 3)", f"shape {shapes['rigid_body_pos']}")
     for key, shape in shapes.items():
         symbols = ("T",) + MOTION_FIELDS[key][0]
         wanted = tuple(reference[d] if isinstance(d, str) else d for d in symbols)
-        if reference["T"] < 1:
-            raise MotionDataError(path, key, f"shape (T ≥ 1, {_dims(MOTION_FIELDS[key][0])})", f"shape {shape}")
+        if not 1 <= reference["T"] <= MAX_FRAMES:
+            expected = f"shape (1 ≤ T ≤ {MAX_FRAMES}, {_dims(MOTION_FIELDS[key][0])})"
+            raise MotionDataError(path, key, expected, f"shape {shape}")
         if shape != wanted:
             reasons = "; ".join(origin[d] for d, size, want in zip(symbols, shape, wanted) if size != want)
             raise MotionDataError(path, key, f"shape {wanted} ({reasons})", f"shape {shape}")
@@ -253,12 +268,13 @@ def check_motion_values(motion: Mapping[str, Any], path: PathLike) -> None:
 
 
 def motion_fps(motion: Mapping[str, Any], path: PathLike) -> int:
-    """The clip's frame rate as a positive int (an integral float is accepted)."""
+    """The clip's frame rate as an int in ``[MIN_FRAMERATE, MAX_FRAMERATE]`` (an integral float is accepted)."""
     fps = motion.get("fps")
+    expected = f"an integer frame rate in {FRAMERATE_RANGE_TEXT}"
     if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not math.isfinite(fps):
-        raise MotionDataError(path, "fps", "a positive integer", repr(fps))
-    if fps <= 0 or int(fps) != fps:
-        raise MotionDataError(path, "fps", "a positive integer", repr(fps))
+        raise MotionDataError(path, "fps", expected, repr(fps)[:100])
+    if not MIN_FRAMERATE <= fps <= MAX_FRAMERATE or int(fps) != fps:
+        raise MotionDataError(path, "fps", expected, repr(fps))
     return int(fps)
 
 
@@ -308,6 +324,11 @@ def _compact(tensor: torch.Tensor) -> torch.Tensor:
     if tensor.is_contiguous() and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size():
         return tensor
     return tensor.clone(memory_format=torch.contiguous_format)
+
+
+def _broadcast(tensor: torch.Tensor) -> bool:
+    """Whether a dense tensor repeats stored values along a dimension (stride 0, as ``expand`` makes)."""
+    return any(step == 0 and size > 1 for size, step in zip(tensor.shape, tensor.stride()))
 
 
 def _dims(shape: Tuple[Union[int, str], ...]) -> str:

@@ -34,6 +34,8 @@ from torch import Tensor
 from motion.errors import MotionDataError
 from motion.io_utils import atomic_torch_save
 from motion.motion_file import METADATA_KEY, read_torch_dict
+from motion.motion_lib_checks import PER_MOTION_KEYS as _PER_MOTION_KEYS
+from motion.motion_lib_checks import check_finite_columns, check_motion_lib_dict
 from motion.motion_lib_shards import resolve_motion_file
 from motion.rotations import MIN_SLERP_ARC, quat_to_rotvec
 
@@ -42,7 +44,6 @@ PathLike = Union[str, Path]
 #: must not turn into a blend of 0.99999 with the previous frame (a sign-flipped quaternion and
 #: that frame's contacts). Far below any motion's resolution.
 _SNAP_FRAMES = 1e-5
-_PER_MOTION_KEYS = ("length_starts", "motion_num_frames", "motion_lengths", "motion_dt", "motion_weights")
 
 
 class MotionState(NamedTuple):
@@ -71,8 +72,14 @@ class MotionLib:
     """
 
     def __init__(
-        self, data: Mapping[str, Any], device: Union[str, torch.device] = "cpu", source: PathLike = "<memory>"
+        self,
+        data: Mapping[str, Any],
+        device: Union[str, torch.device] = "cpu",
+        source: PathLike = "<memory>",
+        check_values: bool = True,
     ):
+        """``check_values``: refuse NaN/inf per-frame values (one pass over the data). Only a caller
+        that validates every motion itself and reports them one by one (retargeting) turns it off."""
         self.source = str(source)
         self.device = torch.device(device)
         num_frames, num_bodies, num_dofs = check_motion_lib_dict(data, self.source)
@@ -106,6 +113,8 @@ class MotionLib:
             self._frames[:, offset : offset + width].copy_(column)
             self._column[key] = slice(offset, offset + width)
             offset += width
+        if check_values:
+            check_finite_columns(self._frames, self._column, self.source)
         self._linear_width = sum(widths[: len(linear_keys)])
         self._num_quats = len(quat_keys) * num_bodies
         self._num_bodies, self._num_dofs = num_bodies, num_dofs
@@ -122,6 +131,8 @@ class MotionLib:
             self.dps = frames[:, self._column["dps"]]
         else:
             self.dps = _owned(data["dps"], self.device, torch.float32)
+            if check_values:
+                check_finite_columns(self.dps, {"dps": slice(0, self._num_dofs)}, self.source)
         self._arcs = self._frame_pair_arcs()
         self.contacts = self._contacts if self._bool_contacts else None
         if "contacts" in self._column:
@@ -137,11 +148,12 @@ class MotionLib:
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
         cycle: int = 0,
+        check_values: bool = True,
     ) -> MotionLib:
         """Load a packaged ``.pt`` (ours or ProtoMotions'); ``slurmrank`` names pick this rank's shard."""
         resolved = resolve_motion_file(path, rank, world_size, cycle)
         # mmap: tensors are copied straight from the page cache into the packed buffer.
-        return cls(read_torch_dict(resolved, mmap=True), device=device, source=resolved)
+        return cls(read_torch_dict(resolved, mmap=True), device=device, source=resolved, check_values=check_values)
 
     @classmethod
     def from_motion_files(
@@ -393,54 +405,3 @@ def summarize_motion_lib(path: PathLike) -> Dict[str, Any]:
 def _fps_from_dt(dt: float) -> Union[int, float]:
     fps = 1.0 / dt
     return int(round(fps)) if abs(fps - round(fps)) < 1e-3 else fps
-
-
-# --- validation of a packaged dict -------------------------------------------------------------
-
-
-def check_motion_lib_dict(data: Mapping[str, Any], source: PathLike) -> Tuple[int, int, int]:
-    """Check a packaged dict's keys, shapes and dtypes; return (frames F, bodies B, dofs D)."""
-    for key in ("gts", "grs", "gvs", "gavs", "dps", "dvs") + _PER_MOTION_KEYS:
-        if not isinstance(data.get(key), Tensor):
-            raise MotionDataError(source, key, "a tensor", "missing" if key not in data else type(data[key]).__name__)
-    gts = data["gts"]
-    if gts.dim() != 3 or gts.shape[2] != 3 or gts.shape[0] < 1:
-        raise MotionDataError(source, "gts", "shape (F ≥ 1, B, 3)", f"shape {tuple(gts.shape)}")
-    num_frames, num_bodies = int(gts.shape[0]), int(gts.shape[1])
-    num_dofs = int(data["dps"].shape[-1]) if data["dps"].dim() == 2 else -1
-    expected = {
-        "gts": (num_frames, num_bodies, 3),
-        "grs": (num_frames, num_bodies, 4),
-        "gvs": (num_frames, num_bodies, 3),
-        "gavs": (num_frames, num_bodies, 3),
-        "dps": (num_frames, num_dofs),
-        "dvs": (num_frames, num_dofs),
-        "lrs": (num_frames, num_bodies, 4),
-        "contacts": (num_frames, num_bodies),
-    }
-    for key, shape in expected.items():
-        value = data.get(key)
-        if value is None and key in ("lrs", "contacts"):
-            continue
-        if tuple(value.shape) != shape or not (value.is_floating_point() or key == "contacts"):
-            raise MotionDataError(source, key, f"float tensor of shape {shape}", f"{value.dtype} {tuple(value.shape)}")
-    contacts = data.get("contacts")
-    if contacts is not None and not (contacts.dtype == torch.bool or contacts.is_floating_point()):
-        raise MotionDataError(source, "contacts", "bool or float", str(contacts.dtype))
-    count = int(data["motion_lengths"].shape[0])
-    for key in _PER_MOTION_KEYS:
-        if tuple(data[key].shape) != (count,):
-            raise MotionDataError(source, key, f"shape ({count},)", f"shape {tuple(data[key].shape)}")
-    frames = data["motion_num_frames"].to(torch.int64)
-    if count == 0 or bool((frames < 1).any()) or int(frames.sum()) != num_frames:
-        raise MotionDataError(
-            source, "motion_num_frames", f"≥ 1 each, summing to {num_frames}", str(frames.tolist()[:8])
-        )
-    if not torch.equal(data["length_starts"].to(torch.int64), torch.cumsum(frames, 0) - frames):
-        raise MotionDataError(source, "length_starts", "exclusive cumulative sum of motion_num_frames", "other values")
-    if not bool((data["motion_dt"] > 0).all()) or not bool((data["motion_lengths"] >= 0).all()):
-        raise MotionDataError(source, "motion_dt", "dt > 0 and lengths ≥ 0", "other values")
-    files = data.get("motion_files")
-    if files is not None and len(files) != count:
-        raise MotionDataError(source, "motion_files", f"{count} names", f"{len(files)}")
-    return num_frames, num_bodies, num_dofs

@@ -27,12 +27,14 @@ Memory stays near the output size: pass 1 reads only each file's header (``mmap=
 tensors without reading them) to size the output, the output tensors are allocated once, and
 pass 2 copies each motion into its slice. ``B`` and ``D`` are those of the first readable motion
 (or ``expected``); a later motion of other sizes is a bad file. Bad files are collected, never
-fatal mid-way.
+fatal mid-way: each file is read under a guard, so even an unexpected exception is that file's
+:class:`MotionDataError` (KeyboardInterrupt still stops).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,8 +168,8 @@ def build_motion_lib(
         try:
             item = _read_header(source, sizes, expected_from)
             _check_shared_metadata(item, shared)
-        except MotionDataError as error:
-            failures.append(error)
+        except Exception as error:  # the per-file guard
+            failures.append(_as_data_error(source.path, error))
             continue
         if not sized:  # the first readable motion sets the sizes (unless expected) and the body tree
             if sizes is None:
@@ -185,8 +187,8 @@ def build_motion_lib(
     for item in _progress(sized, progress, "pack"):
         try:
             md5 = _copy_motion(item, out, cursor, expected_from)
-        except MotionDataError as error:
-            failures.append(error)
+        except Exception as error:  # the per-file guard
+            failures.append(_as_data_error(item.source.path, error))
             continue
         packed.append((item, md5))
         cursor += item.num_frames
@@ -232,6 +234,16 @@ def package_motion_lib(
     )
 
 
+def _as_data_error(path: PathLike, error: Exception) -> MotionDataError:
+    """A file's failure as the one bad-input error type, whatever was raised reading it."""
+    if isinstance(error, MotionDataError):
+        return error
+    text = str(error).splitlines()[0] if str(error) else ""
+    return MotionDataError(
+        path, "<file>", "a readable .motion file", f"unexpected {type(error).__name__}: {text}"[:300]
+    )
+
+
 def _resolve(path: Path, base: Optional[PathLike]) -> Path:
     return path if base is None or path.is_absolute() else Path(base) / path
 
@@ -240,6 +252,8 @@ def _read_header(source: MotionSource, expected: Optional[MotionSizes], expected
     header = read_torch_dict(source.path, mmap=True)
     shape = check_motion_shape(header, source.path, expected, expected_from)
     metadata = header.get(METADATA_KEY) or {}
+    if not math.isfinite(source.weight) or source.weight < 0:
+        raise MotionDataError(source.path, "weight", "a finite sampling weight ≥ 0", repr(source.weight))
     return _Sized(source, shape.num_frames, motion_fps(header, source.path), metadata, shape.sizes)
 
 

@@ -3,7 +3,8 @@
 Each motion becomes ``<out_dir>/<index>_<name>.motion`` (G1 states); the good ones are packaged
 into the G1 MotionLib at ``output_file``, and the quality report is written beside it
 (``<stem>.quality.parquet``, ``<stem>.quality_summary.json``). A bad motion is reported with
-its error while the others complete.
+its error while the others complete; an output that cannot be written (disk full, read-only, ...)
+stops the run with :class:`motion.errors.OutputWriteError`, since every later write would fail too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from motion.errors import MotionDataError
+from motion.errors import MotionDataError, OutputWriteError
 from retarget.ik import G1Retargeter, RetargetParams
 
 PathLike = Union[str, Path]
@@ -59,7 +60,8 @@ def plan_jobs(motion_file: PathLike, out_dir: PathLike) -> List[RetargetJob]:
     """One job per motion of the SMPL MotionLib ``motion_file``."""
     from motion.motion_lib import MotionLib
 
-    lib = MotionLib.from_file(motion_file)
+    # NaN/inf are checked per motion in run_job, so one bad motion is one failed row, not the batch.
+    lib = MotionLib.from_file(motion_file, check_values=False)
     if lib.contacts is None:
         raise MotionDataError(motion_file, "contacts", "per-body contacts (bool or float)", "missing")
     if lib.gts.shape[1] != 24:
@@ -130,6 +132,8 @@ def run_job(job: RetargetJob) -> Tuple[int, Optional[Dict[str, Any]], str]:
         row = motion_quality(g1, qpos, result.keypoint_targets, contacts, result.fps)
         row.update(motion=job.name, source=job.source)
         return job.index, row, ""
+    except OutputWriteError:
+        raise  # not this motion's fault: the disk is full (or read-only...), stop the batch
     except Exception as error:  # reported per motion; the batch goes on
         return job.index, None, f"{type(error).__name__}: {error}"
 

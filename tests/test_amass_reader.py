@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import math
+import os
+import zipfile
 from pathlib import Path
-from typing import Dict
+from typing import Callable, Dict
 
 import numpy as np
 import pytest
+from fifo_guard import returns_within
 
 from motion.amass import (
     amass_subset_of,
@@ -149,9 +153,33 @@ def _bad_cases(src: Dict[str, np.ndarray]):
         "poses_1d": ({**good, "poses": src["poses"][:, 0]}, "poses", "(T, 156)", "(500,)"),
         "nan_poses": ({**good, "poses": nan_poses}, "poses", "finite", "NaN in 1 frame(s), first at frame 7"),
         "inf_trans": ({**good, "trans": inf_trans}, "trans", "finite", "inf in 1 frame(s), first at frame 3"),
-        "fps_zero": ({**good, "mocap_framerate": np.array(0.0)}, "mocap_framerate", "> 0", "0.0"),
-        "fps_negative": ({**good, "mocap_framerate": np.array(-120.0)}, "mocap_framerate", "> 0", "-120.0"),
-        "fps_nan": ({**good, "mocap_framerate": np.array(np.nan)}, "mocap_framerate", "> 0", "nan"),
+        "fps_zero": ({**good, "mocap_framerate": np.array(0.0)}, "mocap_framerate", "[1, 1000] fps", "0.0"),
+        "fps_negative": ({**good, "mocap_framerate": np.array(-120.0)}, "mocap_framerate", "[1, 1000]", "-120.0"),
+        "fps_nan": ({**good, "mocap_framerate": np.array(np.nan)}, "mocap_framerate", "[1, 1000]", "nan"),
+        # 0.3 fps once ended a whole batch with a ValueError from the sub-rate search.
+        "fps_0.3": ({**good, "mocap_framerate": np.array(0.3)}, "mocap_framerate", "[1, 1000] fps", "0.3"),
+        # 7919 fps (prime) once converted "successfully" into a 0.03 s motion at 7919 fps.
+        "fps_7919": ({**good, "mocap_framerate": np.array(7919.0)}, "mocap_framerate", "[1, 1000] fps", "7919.0"),
+        "fps_1e12": (
+            {**good, "mocap_framerate": np.array(1e12)},
+            "mocap_framerate",
+            "[1, 1000] fps",
+            "1000000000000.0",
+        ),
+        "fps_inf_smplx_key": (
+            {**{k: v for k, v in good.items() if k != "mocap_framerate"}, "mocap_frame_rate": np.array(np.inf)},
+            "mocap_frame_rate",
+            "[1, 1000] fps",
+            "inf",
+        ),
+        "poses_beyond_limit": (
+            {**good, "poses": np.where(np.arange(156) == 4, 2e3, src["poses"])},
+            "poses",
+            "|values| ≤ 1000",
+            "2e+03 at frame 0",
+        ),
+        "trans_beyond_limit": ({**good, "trans": src["trans"] + 5e4}, "trans", "|values| ≤ 10000", "at frame 0"),
+        "betas_nan": ({**good, "betas": np.full(16, np.nan)}, "betas", "finite", "NaN or inf"),
         "one_frame": (
             {**good, "poses": src["poses"][:1], "trans": src["trans"][:1]},
             "poses",
@@ -183,6 +211,13 @@ def _bad_cases(src: Dict[str, np.ndarray]):
         "fps_zero",
         "fps_negative",
         "fps_nan",
+        "fps_0.3",
+        "fps_7919",
+        "fps_1e12",
+        "fps_inf_smplx_key",
+        "poses_beyond_limit",
+        "trans_beyond_limit",
+        "betas_nan",
         "one_frame",
         "trans_length",
         "trans_width",
@@ -202,6 +237,63 @@ def test_bad_input_names_file_field_expected_found(amass_dir: Path, tmp_path: Pa
     assert found in error.found, error.found
     message = str(error)
     assert str(path) in message and f"'{field}'" in message and expected in message and found in message
+
+
+def _npz_with_header(path: Path, member: str, shape: tuple, data: bytes) -> Path:
+    """An npz whose ``member`` has a hand-written .npy header declaring ``shape`` over ``data``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, header.getvalue() + data)
+        for key, value in (("trans", np.zeros((4, 3))), ("mocap_framerate", np.array(120.0))):
+            buffer = io.BytesIO()
+            np.save(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def test_array_headers_are_checked_before_any_data_is_read(tmp_path: Path) -> None:
+    """A header declaring 10⁹ frames over 64 bytes is refused from the header alone: np.load
+    would first allocate the declared 1.2 TB (MemoryError, ending the batch)."""
+    huge = _npz_with_header(tmp_path / "huge.npz", "poses.npy", (10**9, 156), b"\0" * 64)
+    with pytest.raises(MotionDataError) as caught:
+        read_amass_clip(huge)
+    assert caught.value.field == "poses" and caught.value.found == "shape (1000000000, 156)"
+    assert "at most 1000000 frames" in caught.value.expected
+    # Within the limits but shorter than declared: refused before allocating (4 × 156 × 8 bytes).
+    short = _npz_with_header(tmp_path / "short.npz", "poses.npy", (4, 156), b"\0" * 100)
+    with pytest.raises(MotionDataError) as caught:
+        read_amass_clip(short)
+    assert caught.value.field == "poses"
+    assert caught.value.expected == "4992 bytes of data for shape (4, 156) float64"
+    assert caught.value.found == "100 bytes in the archive"
+    # A member that is no .npy at all (np.load would hand back raw bytes).
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as archive:
+        archive.writestr("poses", b"raw bytes, not an array")
+    with pytest.raises(MotionDataError) as caught:
+        read_amass_clip(tmp_path / "raw.npz")
+    assert caught.value.field == "poses" and "readable numpy array" in caught.value.expected
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """open() on a FIFO waits for a writer forever; the reader must refuse it unopened."""
+    fifo = tmp_path / "x_poses.npz"
+    os.mkfifo(fifo)
+    error = returns_within(10.0, lambda: _error_of(read_amass_clip, fifo), fifo)
+    assert isinstance(error, MotionDataError) and error.field == "<file>"
+    assert error.found == "a FIFO (named pipe), not a regular file" and str(fifo) in str(error)
+    (tmp_path / "dir_poses.npz").mkdir()
+    with pytest.raises(MotionDataError, match="a directory, not a regular file"):
+        read_amass_clip(tmp_path / "dir_poses.npz")
+    with pytest.raises(MotionDataError, match="a character device, not a regular file"):
+        read_amass_clip("/dev/zero")  # would otherwise read zeros forever
+
+
+def _error_of(function: Callable[..., object], *args: object) -> object:
+    try:
+        return function(*args)
+    except Exception as error:
+        return error
 
 
 def test_wrong_width_message_is_specific(amass_dir: Path, tmp_path: Path) -> None:
@@ -303,3 +395,8 @@ def test_downsample_step_rejects_bad_rates() -> None:
     with pytest.raises(ValueError):
         round_fps(0.2)
     assert round_fps(59.94) == 60
+    # The sub-rate search is bounded: a huge prime rate would scan 10¹² divisors.
+    for rate in (math.inf, math.nan, 1001, 999_999_999_989.0):
+        with pytest.raises(ValueError):
+            downsample_step(rate, 30)
+    assert downsample_step(997, 30) == (1, 997.0)  # the largest prime in range: one pass over 997

@@ -1,7 +1,9 @@
-"""Batch conversion of AMASS trees: resumable, parallel, never stopped by one bad file."""
+"""Batch conversion of AMASS trees: resumable, parallel, never stopped (nor hung) by a bad file,
+stopped cleanly by a full disk."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -9,12 +11,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List
 
 import pytest
 import torch
 import yaml
+from write_faults import LimitedDisk, denied, small_filesystem
 
 from motion.batch_convert import convert_amass_tree, output_name
+from motion.conversion import ConversionParams
+from motion.errors import OutputWriteError
+from motion.io_utils import raw_opener
 from motion.motion_config import split_of_subset
 
 MOTION_KEYS = (
@@ -240,3 +247,124 @@ def test_an_amass_root_or_an_unknown_folder_is_not_taken_for_a_subset(tmp_path):
     assert subset_folder_parent(tmp_path / "SFU") == (tmp_path.resolve(), "SFU")
     assert subset_folder_parent(tmp_path / "KIT") is None
     assert subset_folder_parent(tmp_path) is None  # not a subset name
+
+
+# --- hostile inputs never hang or crash a batch; write errors stop it cleanly -----------------
+
+
+def _hostile_tree(amass_dir: Path, root: Path) -> Dict[str, str]:
+    """The three real clips plus a FIFO and clips of implausible rates; → name: expected fragment."""
+    import numpy as np
+
+    folder = root / "CMU" / "01"
+    folder.mkdir(parents=True)
+    for source in sorted(amass_dir.glob("*.npz")):
+        shutil.copy(source, folder / source.name)
+    with np.load(amass_dir / "dmpl_sample_female_120fps_poses.npz") as data:
+        clip = {key: data[key] for key in ("poses", "trans", "betas", "gender")}
+    expected = {}
+    for name, rate in (("slow_poses.npz", 0.3), ("prime_poses.npz", 7919.0), ("huge_poses.npz", 1e12)):
+        np.savez(folder / name, mocap_framerate=np.array(rate), **clip)
+        expected[name] = f"field 'mocap_framerate': expected a finite frame rate in [1, 1000] fps, found {rate!r}"
+    os.mkfifo(folder / "x_poses.npz")  # open() would wait for a writer forever
+    expected["x_poses.npz"] = "field '<file>': expected a readable .npz archive, found a FIFO (named pipe)"
+    return expected
+
+
+def test_a_fifo_and_implausible_rates_are_failed_files_and_the_batch_finishes(amass_dir, tmp_path, repo_root):
+    root, out = tmp_path / "amass", tmp_path / "motions"
+    expected = _hostile_tree(amass_dir, root)
+    command = [sys.executable, "-m", "mimic.cli", "amass", "convert", str(root), str(out), "--workers", "1"]
+    try:  # in a subprocess with a time limit: a regression must fail this test, not hang CI
+        run = subprocess.run(command + ["--no-progress"], capture_output=True, text=True, cwd=repo_root, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail("mimic amass convert hung (on the FIFO?)")
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "converted 3, skipped 0 (already done), failed 4" in run.stdout
+    failed = {line.split(": ", 1)[0][len("  FAILED ") :]: line for line in run.stdout.splitlines() if "FAILED" in line}
+    assert sorted(Path(path).name for path in failed) == sorted(expected)
+    for path, line in failed.items():
+        assert expected[Path(path).name] in line and line.count(path) == 2, line  # the file, then the error
+    assert sorted(p.name for p in (out / "CMU" / "01").iterdir()) == sorted(
+        output_name(p.name) for p in amass_dir.glob("*.npz")
+    )
+
+
+def _outputs(out: Path) -> List[str]:
+    return sorted(p.name for p in out.rglob("*") if p.is_file())
+
+
+def test_a_full_disk_stops_the_batch_with_one_line_and_a_rerun_resumes(amass_dir, tmp_path, capsys):
+    """A real tmpfs that holds the first two outputs but not the third."""
+    from mimic.cli import EXIT_WRITE_ERROR, main
+
+    reference = tmp_path / "reference"
+    convert_amass_tree(amass_dir, reference, workers=1, progress=False)
+    names = sorted(p.name for p in reference.glob("*.motion"))
+    pages = [-(-(reference / name).stat().st_size // 4096) for name in names]
+    size_kb = 4 * (pages[0] + pages[1] + pages[2] // 2)
+    command = ["amass", "convert", str(amass_dir), None, "--workers", "1", "--no-progress"]
+    with small_filesystem(tmp_path / "disk", f"{size_kb}k") as disk:
+        out = disk.path / "motions"
+        command[3] = str(out)
+        capsys.readouterr()
+        assert main(command) == EXIT_WRITE_ERROR
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [
+            f"mimic: error: cannot write {out / names[2]}: No space left on device (errno 28 ENOSPC): "
+            "free space and rerun; finished files are kept"
+        ]
+        assert _outputs(out) == names[:2]  # finished files kept, no partial or temp file
+        disk.remount(f"size={size_kb * 4}k")  # space freed
+        assert main(command) == 0
+        assert "converted 1, skipped 2 (already done), failed 0" in capsys.readouterr().out
+        assert _outputs(out) == sorted(names + ["motions.yaml", "test.yaml", "train.yaml", "validation.yaml"])
+        for name in names:
+            written, expected = (
+                torch.load(out / name, weights_only=True),
+                torch.load(reference / name, weights_only=True),
+            )
+            torch.testing.assert_close(written["rigid_body_pos"], expected["rigid_body_pos"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_injected_write_error_stops_the_batch_and_a_rerun_resumes(amass_dir, tmp_path, workers):
+    """Through the write helper's seam (no root needed): a quota reached after the first output."""
+    reference = tmp_path / "reference"
+    convert_amass_tree(amass_dir, reference, workers=1, progress=False)
+    first = sorted(reference.glob("*.motion"))[0]
+    out = tmp_path / "motions"
+    disk = LimitedDisk(first.stat().st_size + 1000, errno.EDQUOT)
+    with raw_opener(disk), pytest.raises(OutputWriteError) as caught:
+        convert_amass_tree(amass_dir, out, workers=1, chunk_size=1, progress=False)
+    assert caught.value.errno == errno.EDQUOT and Path(caught.value.path).parent == out
+    assert "(errno 122 EDQUOT): free space or raise the disk quota and rerun" in str(caught.value)
+    assert _outputs(out) == [first.name]
+    with raw_opener(denied), pytest.raises(OutputWriteError, match="EACCES"):  # a folder turned read-only
+        convert_amass_tree(amass_dir, out, workers=1, progress=False)
+    assert _outputs(out) == [first.name]
+    report = convert_amass_tree(amass_dir, out, workers=workers, progress=False)  # quota raised
+    assert report.ok and len(report.skipped) == 1 and len(report.converted) == 2
+
+
+def test_rates_and_slices_of_a_motion_config_are_range_checked(amass_dir, tmp_path):
+    from motion.errors import MotionDataError
+    from motion.motion_config import read_motion_config
+
+    config = tmp_path / "motions.yaml"
+    for entry, field in (
+        ({"file": "a.npz", "fps": 7919}, "motions[0].fps"),
+        ({"file": "a.npz", "fps": 0.3}, "motions[0].fps"),
+        ({"file": "a.npz", "weight": float("inf")}, "motions[0].weight"),
+        (
+            {"file": "a.npz", "sub_motions": [{"timings": {"start": float("inf")}}]},
+            "motions[0].sub_motions[0].timings.start",
+        ),
+    ):
+        config.write_text(yaml.safe_dump({"motions": [entry]}))
+        with pytest.raises(MotionDataError) as caught:
+            read_motion_config(config)
+        assert caught.value.field == field and caught.value.path == str(config)
+    with pytest.raises(MotionDataError, match="output_fps.*1, 1000"):
+        convert_amass_tree(amass_dir, tmp_path / "out", params=ConversionParams(output_fps=0), progress=False)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import fractions
+import os
 import pickle
 from pathlib import Path
 from typing import Any, Callable, Dict
 
 import pytest
 import torch
+from fifo_guard import returns_within
 
 from motion.errors import MotionDataError
-from motion.motion_file import MOTION_FIELDS, MOTION_KEYS, load_motion, read_torch_dict, save_motion
+from motion.motion_file import (
+    MOTION_FIELDS,
+    MOTION_KEYS,
+    check_motion_shape,
+    load_motion,
+    read_torch_dict,
+    save_motion,
+)
 from motion.rotations import quat_to_rotvec
 from motion.synthetic import random_motion
 
@@ -198,3 +207,46 @@ def test_mmap_header_read_does_not_read_tensor_data(tmp_path: Path) -> None:
     before = bytes_read()
     read_torch_dict(path, mmap=False)
     assert bytes_read() - before >= size * 0.9
+
+
+# --- hostile files: refused with file and field, never opened when not regular -----------------
+
+
+@pytest.mark.parametrize("fps", [0.5, 5000, 10**12])
+def test_frame_rate_is_range_checked(tmp_path: Path, fps: float) -> None:
+    motion = synthetic_motion(frames=4)
+    motion["fps"] = fps
+    path = tmp_path / "fast.motion"
+    torch.save(motion, path)
+    with pytest.raises(MotionDataError) as caught:
+        load_motion(path)
+    assert caught.value.field == "fps" and caught.value.path == str(path)
+    assert caught.value.expected == "an integer frame rate in [1, 1000] fps"
+
+
+def test_broadcast_sparse_and_oversized_tensors_are_refused(tmp_path: Path) -> None:
+    """A 4-byte storage expanded to 10⁶ frames would make packaging allocate the declared size."""
+    motion = synthetic_motion(frames=3)
+    hostile = dict(motion, rigid_body_pos=torch.zeros(1, 1, 3).expand(3, 24, 3))
+    path = tmp_path / "expanded.motion"
+    torch.save(hostile, path)
+    with pytest.raises(MotionDataError) as caught:
+        load_motion(path)
+    assert caught.value.field == "rigid_body_pos" and caught.value.found == "strides (0, 0, 1)"
+    sparse = dict(motion, dof_vel=motion["dof_vel"].to_sparse())
+    with pytest.raises(MotionDataError, match="field 'dof_vel': expected a dense tensor"):
+        check_motion_shape(sparse, "sparse.motion")
+    # Shapes alone (meta tensors hold no data): more frames than any clip may have.
+    huge = {key: torch.empty((1_000_001,) + tuple(value.shape[1:]), dtype=value.dtype, device="meta")
+            for key, value in motion.items() if isinstance(value, torch.Tensor)}  # fmt: skip
+    with pytest.raises(MotionDataError, match=r"1 ≤ T ≤ 1000000"):
+        check_motion_shape(dict(huge, fps=30), "huge.motion")
+
+
+def test_a_fifo_is_refused_unopened(tmp_path: Path) -> None:
+    fifo = tmp_path / "x.motion"
+    os.mkfifo(fifo)
+    for mmap in (False, True):
+        with pytest.raises(MotionDataError) as caught:
+            returns_within(10.0, lambda mmap=mmap: read_torch_dict(fifo, mmap=mmap), fifo)
+        assert caught.value.field == "<file>" and caught.value.found == "a FIFO (named pipe), not a regular file"

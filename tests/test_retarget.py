@@ -123,6 +123,23 @@ def test_a_bad_motion_is_reported_while_the_others_complete(smpl_lib, g1_xml, tm
     assert len(summary["failures"]) == 1 and summary["aggregate"]["num_motions"] == 2
 
 
+def test_an_output_that_cannot_be_written_stops_the_run(smpl_lib, g1_xml, tmp_path, capsys):
+    """EACCES on the first G1 .motion (injected through the write helper's seam: root ignores
+    permissions): one line naming the file, no partial file, not one failed row per motion."""
+    from write_faults import denied
+
+    from mimic.cli import EXIT_WRITE_ERROR
+    from motion.io_utils import raw_opener
+
+    argv = ["retarget", "--motion-file", str(smpl_lib), "--robot", "g1", "--output-file", str(tmp_path / "g1.pt")]
+    with raw_opener(denied):
+        code = mimic_main([*argv, "--robot-xml", str(g1_xml), "--workers", "1", "--max-frames", "5"])
+    assert code == EXIT_WRITE_ERROR
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"mimic: error: cannot write {tmp_path / 'g1_motions'}/000000_") and "EACCES" in line
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_g1_model_path_comes_from_argument_or_environment(g1_xml, monkeypatch, tmp_path):
     monkeypatch.delenv(G1_XML_ENV, raising=False)
     assert resolve_g1_xml(g1_xml) == Path(g1_xml)

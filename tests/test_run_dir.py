@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import math
+import os
 import random
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -12,8 +14,11 @@ from typing import Dict, List, Tuple
 import numpy as np
 import pytest
 import torch
+from fifo_guard import returns_within
+from write_faults import LimitedDisk, denied, small_filesystem
 
-from motion.errors import MotionDataError
+from motion.errors import MotionDataError, OutputWriteError
+from motion.io_utils import raw_opener
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides, config_hash
 from training.run_dir import (
@@ -356,3 +361,63 @@ def test_lineage_records_the_experiment_hash(tmp_path: Path) -> None:
         "start_checkpoint": None,
         "git_commit": "abc123",
     }
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_with_the_previous_one_kept(tmp_path: Path) -> None:
+    """Disk full while saving last.ckpt: one OutputWriteError naming it (training stops on it)."""
+    actor, critic = small_models()
+    opts = torch.optim.Adam(actor.parameters()), torch.optim.Adam(critic.parameters())
+    path = tmp_path / "run" / "last.ckpt"
+    save_checkpoint(path, make_real_checkpoint(actor, critic, *opts, epoch=10))
+    before = path.read_bytes()
+    with raw_opener(LimitedDisk(len(before) // 2)), pytest.raises(OutputWriteError) as caught:
+        save_checkpoint(path, make_real_checkpoint(actor, critic, *opts, epoch=20))
+    assert caught.value.errno == errno.ENOSPC and caught.value.path == str(path)
+    assert str(caught.value).startswith(f"cannot write {path}: No space left on device (errno 28 ENOSPC)")
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"] and path.read_bytes() == before
+    assert load_checkpoint(path)["epoch"] == 10  # resumable from the previous checkpoint
+    with raw_opener(denied), pytest.raises(OutputWriteError, match="EACCES"):
+        save_checkpoint(tmp_path / "run" / "epoch_1000.ckpt", make_real_checkpoint(actor, critic, *opts, epoch=20))
+
+
+def test_a_real_full_disk_for_checkpoints_and_metrics(tmp_path: Path) -> None:
+    actor, critic = small_models()
+    opts = torch.optim.Adam(actor.parameters()), torch.optim.Adam(critic.parameters())
+    payload = make_real_checkpoint(actor, critic, *opts, epoch=10)
+    payload["extra"]["returns"] = torch.zeros(50_000)  # 200 kB: more than the disk holds
+    with small_filesystem(tmp_path / "disk", "64k") as disk:
+        with pytest.raises(OutputWriteError) as caught:
+            save_checkpoint(disk.path / "last.ckpt", payload)
+        assert caught.value.errno == errno.ENOSPC and list(disk.path.iterdir()) == []
+        (disk.path / "filler").write_bytes(b"\0" * (64 - 8) * 1024)  # leaves two pages
+        metrics = MetricsCSV(disk.path / "metrics.csv")
+        with pytest.raises(OutputWriteError) as caught:
+            for epoch in range(1, 10_000):
+                metrics.append({"epoch": epoch, "loss": 1.0 / epoch, "reward": math.pi * epoch})
+        assert caught.value.errno == errno.ENOSPC and caught.value.path == str(disk.path / "metrics.csv")
+
+
+def test_hostile_checkpoints_are_named_not_crashed_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "last.ckpt"
+    os.mkfifo(fifo)  # torch.load would wait for a writer forever
+    with pytest.raises(MotionDataError) as caught:
+        returns_within(10.0, lambda: load_checkpoint(fifo), fifo)
+    assert caught.value.found == "a FIFO (named pipe), not a regular file"
+    actor, critic = small_models()
+    opts = torch.optim.Adam(actor.parameters()), torch.optim.Adam(critic.parameters())
+    good = make_real_checkpoint(actor, critic, *opts, epoch=10)
+    nan_weights = dict(good, model={"agent": {"actor": {"0.weight": torch.full((8, 5), math.nan)}}})
+    cases = [
+        (nan_weights, "model.agent.actor.0.weight", "NaN or inf in (8, 5) torch.float32"),
+        (dict(good, model={"actor": {"mu": {"bias": torch.tensor([math.inf])}}}), "model.actor.mu.bias", "NaN or inf"),
+        (dict(good, epoch="ten"), "epoch", "str"),
+        (dict(good, epoch=-3), "epoch", "-3"),
+        (dict(good, rng_states={"not": "a list"}), "rng_states", "dict"),
+        (dict(good, motion_weights=torch.tensor([1.0, math.nan])), "motion_weights", "torch.float32"),
+    ]
+    for index, (payload, field, found) in enumerate(cases):
+        path = tmp_path / f"hostile_{index}.ckpt"
+        torch.save(payload, path)
+        with pytest.raises(MotionDataError) as caught:
+            load_checkpoint(path)
+        assert (caught.value.path, caught.value.field) == (str(path), field) and found in caught.value.found

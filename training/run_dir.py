@@ -12,7 +12,11 @@ Layout (ProtoMotions' names):
 
 Checkpoints are plain data (tensors, builtins, lists/dicts) so they load with
 ``torch.load(weights_only=True)``; :func:`make_checkpoint` builds them and
-:func:`save_checkpoint` refuses anything else before writing.
+:func:`save_checkpoint` refuses anything else before writing. A checkpoint that cannot be written
+(disk full, quota, read-only, permissions) raises :class:`motion.errors.OutputWriteError`, which
+stops training with one line naming the file; the previous checkpoint is kept whole.
+:func:`load_checkpoint` refuses FIFOs and devices unopened and checks the payload's top-level types
+and the finiteness of the network weights, naming the file and the field.
 """
 
 from __future__ import annotations
@@ -22,9 +26,7 @@ import enum
 import io
 import logging
 import os
-import pickle
 import random
-import re
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -36,7 +38,15 @@ import torch
 import yaml
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_output, atomic_torch_save, atomic_write_text
+from motion.io_utils import (
+    atomic_output,
+    atomic_torch_save,
+    atomic_write_text,
+    open_regular_file,
+    regular_file_problem,
+    write_errors_named,
+)
+from training.checkpoint_checks import check_checkpoint_payload, load_error_summary
 from training.experiment_loader import experiment_file_hash
 from training.overrides import (
     OverrideError,
@@ -303,41 +313,39 @@ def make_lineage(
 
 
 def save_checkpoint(path: PathLike, payload: Mapping[str, Any]) -> None:
-    """Write atomically (temp file + rename): a crash never leaves a half-written checkpoint."""
+    """Write atomically (temp file + rename): a crash never leaves a half-written checkpoint.
+
+    Raises :class:`motion.errors.OutputWriteError` when the file cannot be stored (disk full,
+    quota, read-only filesystem, permissions): the caller must stop, not train on unsaved.
+    """
     check_plain_data(payload)
     atomic_torch_save(dict(payload), path)
 
 
 def load_checkpoint(path: PathLike, map_location: str = "cpu") -> Dict[str, Any]:
-    """Load with ``weights_only=True`` and check the format version."""
+    """Load with ``weights_only=True``, check the format version, the top-level types and that
+    the network weights are finite (MotionDataError naming the file and the field)."""
+    problem = regular_file_problem(path)
+    if problem == "no such file":
+        raise MotionDataError(path, "checkpoint", "an existing checkpoint file", "no such file")
+    if problem is not None:  # a FIFO would block torch.load forever
+        raise MotionDataError(path, "checkpoint", "an existing regular checkpoint file", problem)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise MotionDataError(path, "checkpoint", "an existing checkpoint file", "no such file") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        found = _load_error_summary(error)
+        with open_regular_file(path, "an existing regular checkpoint file") as handle:
+            payload = torch.load(handle, map_location=map_location, weights_only=True)
+    except MotionDataError:
+        raise
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, zip errors, ...
+        found = load_error_summary(error)
         raise MotionDataError(path, "checkpoint", "a torch checkpoint readable with weights_only=True", found) from None
     if not isinstance(payload, dict):
         raise MotionDataError(path, "checkpoint", "a dict payload", type(payload).__name__)
     version = payload.get("format_version")
-    if version != CHECKPOINT_FORMAT_VERSION:
-        raise MotionDataError(path, "format_version", str(CHECKPOINT_FORMAT_VERSION), repr(version))
+    # type first: a tensor there would compare elementwise (found by tests/test_fuzz_inputs.py)
+    if type(version) is not int or version != CHECKPOINT_FORMAT_VERSION:
+        raise MotionDataError(path, "format_version", str(CHECKPOINT_FORMAT_VERSION), repr(version)[:100])
+    check_checkpoint_payload(payload, path)
     return payload
-
-
-def _load_error_summary(error: BaseException) -> str:
-    """The informative sentence of a torch.load error (what was refused, not the advice around it)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # torch colours part of its message
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        after = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
-        if after:
-            return f"{marker} {after[0].split('. ')[0]}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "failed reading" in line:
-            return line.split(". ")[0]
-    return lines[0] if lines else type(error).__name__
 
 
 def checkpoint_config(payload: Mapping[str, Any], cls: type) -> Any:
@@ -466,7 +474,8 @@ class MetricsCSV:
             return
         line = io.StringIO()
         csv.writer(line, lineterminator="\n").writerow([_format(values.get(key)) for key in self._columns])
-        with open(self.path, "a", encoding="utf-8", newline="") as handle:
+        # An append cannot be atomic; a partial line is dropped on reopening (see __init__).
+        with write_errors_named(self.path), open(self.path, "a", encoding="utf-8", newline="") as handle:
             handle.write(line.getvalue())
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,0 +1,80 @@
+"""Checks on a loaded checkpoint payload (:func:`training.run_dir.load_checkpoint`): cheap ones, so a
+broken or hand-made file is one :class:`motion.errors.MotionDataError` naming the file and the
+field instead of a KeyError or NaN actions later."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, Mapping, Tuple, Union
+
+import torch
+
+from motion.errors import MotionDataError
+
+PathLike = Union[str, Path]
+
+#: Top-level checkpoint keys and the types they must have when present (older or partial
+#: payloads may lack some; the readers of each key say so themselves).
+_PAYLOAD_TYPES: Dict[str, Tuple[type, ...]] = {
+    "epoch": (int,),
+    "step_count": (int,),
+    "counters": (dict,),
+    "model": (dict,),
+    "optimizers": (dict,),
+    "config": (dict,),
+    "config_hash": (str,),
+    "rng_states": (list,),
+    "motion_weights": (torch.Tensor, type(None)),
+    "lineage": (dict,),
+    "extra": (dict,),
+}
+#: Model states holding network weights and normalisers: non-finite there means a broken file
+#: (training skips non-finite gradients, so it never saves such weights). Other states (recent
+#: returns, optimisers) are not checked: a resume must not be refused over a statistic.
+_WEIGHT_STATES = ("actor", "critic")
+
+
+def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None:
+    """Top-level types (of the keys present), counts ≥ 0, finite motion weights and network weights."""
+    for key, types in _PAYLOAD_TYPES.items():
+        value = payload.get(key)
+        if key in payload and (not isinstance(value, types) or isinstance(value, bool)):
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise MotionDataError(path, key, names, type(value).__name__)
+    for key in ("epoch", "step_count"):
+        if payload.get(key, 0) < 0:
+            raise MotionDataError(path, key, "a count ≥ 0", repr(payload[key]))
+    weights = payload.get("motion_weights")
+    if weights is not None and not (weights.is_floating_point() and bool(torch.isfinite(weights).all())):
+        raise MotionDataError(path, "motion_weights", "finite float sampling weights", str(weights.dtype))
+    for name, state in (payload.get("model") or {}).items():
+        if name in _WEIGHT_STATES:  # models={"actor": ..., "critic": ...}
+            _check_finite_tensors(state, path, f"model.{name}")
+        elif isinstance(state, dict):  # the trainer's models={"agent": {"actor": ..., "critic": ..., ...}}
+            for part in _WEIGHT_STATES:
+                _check_finite_tensors(state.get(part), path, f"model.{name}.{part}")
+
+
+def _check_finite_tensors(value: Any, path: PathLike, field: str) -> None:
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise MotionDataError(path, field, "finite values", f"NaN or inf in {tuple(value.shape)} {value.dtype}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite_tensors(item, path, f"{field}.{key}")
+
+
+def load_error_summary(error: BaseException) -> str:
+    """The informative sentence of a torch.load error (what was refused, not the advice around it)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # torch colours part of its message
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        after = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
+        if after:
+            return f"{marker} {after[0].split('. ')[0]}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "failed reading" in line:
+            return line.split(". ")[0]
+    return lines[0] if lines else type(error).__name__
