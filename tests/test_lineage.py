@@ -273,3 +273,17 @@ def test_tree_lists_ten_motions_and_every_failing_one():
     assert tree.splitlines()[-1] == "25 checks: 24 ok, 1 mismatch, 0 missing, 0 skipped — 1 problem(s)"
     ascii_tree = render_tree(report, ascii_only=True)
     assert ascii_tree.isascii() and "XX m20.motion" in ascii_tree and "`-- ... 14 more" in ascii_tree
+
+
+def test_absolute_paths_of_a_moved_checkout_are_found_relative_to_the_new_one(tmp_path):
+    """A run records absolute paths inside its working directory; cloned elsewhere, the same
+    files are looked for at the same place below the other bases (e.g. the current folder)."""
+    from training.lineage_check import _locate
+
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "exp.py").write_text("x = 1\n")
+    gone = tmp_path / "gone-checkout"
+    found = _locate(str(gone / "training" / "exp.py"), [gone, tmp_path])
+    assert found == tmp_path / "training" / "exp.py"
+    # Outside the old working directory nothing is guessed: the recorded path stays as it was.
+    assert _locate("/elsewhere/exp.py", [gone, tmp_path]) == Path("/elsewhere/exp.py")

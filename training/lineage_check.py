@@ -250,13 +250,22 @@ def _per_motion(contents: Mapping[str, Any], key: str, count: int) -> List[Any]:
 
 
 def _locate(recorded: Optional[str], bases: Iterable[Path]) -> Optional[Path]:
-    """The recorded path if absolute, else the first ``base / path`` that exists (else the first guess)."""
+    """The recorded path if absolute and present, else the first ``base / path`` that exists
+    (else the first guess). The first base is the run's working directory: an absolute path
+    inside it that is gone (the checkout was moved or cloned elsewhere) is looked for at the
+    same place relative to the other bases."""
     if not recorded:
         return None
     path = Path(recorded)
+    bases = [Path(base) for base in bases]
     if path.is_absolute():
-        return path
-    candidates = [Path(base) / path for base in bases]
+        if path.exists() or not bases:
+            return path
+        try:
+            path = path.relative_to(bases[0])
+        except ValueError:
+            return Path(recorded)
+    candidates = [base / path for base in bases]
     for candidate in candidates:
         if candidate.exists():
             return candidate
