@@ -8,7 +8,8 @@ In one run, for N = 64 and 256:
   and restart throughout) with fixed PD targets, reported as
   env-steps/s × decimation (target ≥ 70% of ``rollout``; medians of interleaved rounds);
 - ``train``: env steps per second of whole PPO epochs (collect + update) with the default
-  network (6×1024 actor, 4×1024 critic) and a small CPU network (3×256).
+  network (6×1024 actor, 4×1024 critic), a small CPU network (3×256), and the CPU experiment
+  ``mlp_cpu.py`` as it trains (its networks, minibatches, mini-epochs and residual actions).
 Prints one JSON line, then a summary.
 
     python benchmarks/bench_mimic_env.py [--envs 64 256] [--epochs 3]
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import mujoco
 import torch
@@ -41,6 +43,7 @@ from motion.motion_lib_packaging import package_motion_lib  # noqa: E402
 from motion.synthetic import synthesize_amass_clips  # noqa: E402
 from training.baseline_agents import BaselineAgent  # noqa: E402
 from training.config import ExperimentConfig  # noqa: E402
+from training.experiment_loader import load_experiment  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
 from training.ppo.agent import PPOAgent  # noqa: E402
 from training.robots import robot_by_name  # noqa: E402
@@ -48,6 +51,7 @@ from training.simulator.mujoco_model import build_model  # noqa: E402
 from training.trainer import make_env  # noqa: E402
 
 THREADS = 2
+MLP_CPU = REPO / "training/experiments/mimic/mlp_cpu.py"
 STEPS = 150  # control steps per timed env run
 
 
@@ -59,9 +63,9 @@ def standing_library(folder: Path) -> Path:
     return lib
 
 
-def env_for(motion_file: Path, num_envs: int, extra=()):
+def env_for(motion_file: Path, num_envs: int, extra=(), base: Optional[ExperimentConfig] = None):
     overrides = [f"motion_file={motion_file}", f"num_envs={num_envs}", "env.init_start_prob=1.0", *extra]
-    config = apply_overrides(ExperimentConfig(), overrides)
+    config = apply_overrides(base or ExperimentConfig(), overrides)
     env, _ = make_env(config, threads=THREADS)
     return env, config
 
@@ -88,9 +92,15 @@ class EnvTimer:
         self.env.sim.close()
 
 
-def time_training(motion_file: Path, num_envs: int, units, epochs: int) -> float:
-    extra = [f"agent.actor_units={units[0]}", f"agent.critic_units={units[1]}", f"agent.batch_size={num_envs * 32}"]
-    env, config = env_for(motion_file, num_envs, extra)
+def time_training(
+    motion_file: Path, num_envs: int, units, epochs: int, base: Optional[ExperimentConfig] = None
+) -> float:
+    """Env steps/s of whole PPO epochs; ``units`` None keeps the config's networks and minibatch."""
+    extra = []
+    if units is not None:
+        batch = f"agent.batch_size={num_envs * 32}"
+        extra = [f"agent.actor_units={units[0]}", f"agent.critic_units={units[1]}", batch]
+    env, config = env_for(motion_file, num_envs, extra, base)
     try:
         agent = PPOAgent(config.agent, env.num_obs, env.num_actions)
         agent.collect(env)
@@ -133,6 +143,7 @@ def main() -> None:
                 motion_file, num_envs, ("[1024,1024,1024,1024,1024,1024]", "[1024,1024,1024,1024]"), args.epochs
             )
             small_net = time_training(motion_file, num_envs, ("[256,256,256]", "[256,256,256]"), args.epochs)
+            cpu_experiment = time_training(motion_file, num_envs, None, args.epochs, load_experiment(str(MLP_CPU)))
             results.append(
                 {
                     "num_envs": num_envs,
@@ -142,6 +153,7 @@ def main() -> None:
                     "env_over_rollout": round(env_physics / rollout, 3),
                     "train_env_steps_per_s_default_net": round(default_net),
                     "train_env_steps_per_s_small_net": round(small_net),
+                    "train_env_steps_per_s_mlp_cpu": round(cpu_experiment),
                 }
             )
     record = {
@@ -158,7 +170,7 @@ def main() -> None:
             f"N={r['num_envs']}: env {r['env_steps_per_s']:,} env-steps/s = {r['env_over_rollout']:.0%} of raw "
             f"MuJoCo ({r['rollout_physics_steps_per_s']:,} physics steps/s); training "
             f"{r['train_env_steps_per_s_default_net']:,} (6x1024) / {r['train_env_steps_per_s_small_net']:,} "
-            "(3x256) env-steps/s"
+            f"(3x256) / {r['train_env_steps_per_s_mlp_cpu']:,} (mlp_cpu.py) env-steps/s"
         )
 
 

@@ -3,6 +3,9 @@
 #   AMASS sample clips -> per-clip .motion files -> one packaged MotionLib .pt -> a few PPO
 #   epochs on MuJoCo CPU -> full evaluation -> plots -> the checkpoint's lineage; then the same
 #   chain as Dagster runs on this checkout's instance (DAGSTER_HOME), so `make ui` shows it.
+# Then the policy shipped in data/pretrained/smpl_walk_jump/ (trained with mlp_cpu.py on the
+# real walk and jumps clips) is fully evaluated on those clips and rendered beside its
+# reference into a video, and its lineage is checked.
 # Rerunning it resumes: finished steps are skipped or redone quickly.
 # Offline, the public sample clips cannot be fetched; the demo then says so loudly and runs the
 # same chain on synthesized clips, written under names that say "synthetic".
@@ -17,8 +20,13 @@ synthetic=0
 motions_dir="data/motions"
 motionlib_file="data/motionlib/amass_samples.pt"
 
-echo "== 1/9 fetch the public AMASS sample clips -> $amass_dir/samples"
-if ! "$mimic" amass samples "$amass_dir"; then
+# The sample clips come from a local copy when there is one (MIMIC_FIXTURES, as the tests use;
+# each file is checked against its pinned sha256), else from GitHub.
+fixtures_amass="${MIMIC_FIXTURES:-../shared/fixtures}/amass"
+samples_from=()
+[ -d "$fixtures_amass" ] && samples_from=(--from-dir "$fixtures_amass")
+echo "== 1/11 fetch the public AMASS sample clips -> $amass_dir/samples"
+if ! "$mimic" amass samples "$amass_dir" "${samples_from[@]}"; then
     synthetic=1
     amass_dir="data/amass_synthetic"
     motions_dir="data/motions_synthetic"
@@ -33,42 +41,66 @@ if ! "$mimic" amass samples "$amass_dir"; then
     "$mimic" amass synthesize "$amass_dir"
 fi
 
-echo "== 2/9 convert AMASS clips -> .motion files in $motions_dir"
+echo "== 2/11 convert AMASS clips -> .motion files in $motions_dir"
 "$mimic" amass convert "$amass_dir" "$motions_dir"
 
-echo "== 3/9 package the .motion files -> $motionlib_file"
+echo "== 3/11 package the .motion files -> $motionlib_file"
 "$mimic" motionlib package --motion-path "$motions_dir" --output-file "$motionlib_file"
 
-echo "== 4/9 inspect $motionlib_file"
+echo "== 4/11 inspect $motionlib_file"
 "$mimic" motionlib info "$motionlib_file"
 
 run_name="demo"
 results_dir="results"
 run_dir="$results_dir/$run_name"
 # Small budgets: a CPU-sized network and a few epochs (the real flags are in README.md).
-echo "== 5/9 train a few PPO epochs on MuJoCo CPU -> $run_dir"
+echo "== 5/11 train a few PPO epochs on MuJoCo CPU -> $run_dir"
 "$mimic" train --robot-name smpl --simulator mujoco --experiment-path training/experiments/mimic/mlp.py \
     --experiment-name "$run_name" --motion-file "$motionlib_file" --results-dir "$results_dir" \
     --num-envs 16 --batch-size 256 --max-epochs 4 \
     --overrides "agent.actor_units=[256,256]" "agent.critic_units=[256,256]" "agent.num_steps=16" \
                 "agent.eval_metrics_every=2" "agent.max_eval_steps=60"
 
-echo "== 6/9 full evaluation of every motion -> $run_dir/eval/"
+echo "== 6/11 full evaluation of every motion -> $run_dir/eval/"
 "$mimic" inference --checkpoint "$run_dir/last.ckpt" --full-eval --num-envs 8 --headless
 
-echo "== 7/9 plots -> $run_dir/plots/"
+echo "== 7/11 plots -> $run_dir/plots/"
 "$mimic" report "$run_dir"
 
-echo "== 8/9 lineage of $run_dir/last.ckpt"
+echo "== 8/11 lineage of $run_dir/last.ckpt"
 "$mimic" lineage "$run_dir/last.ckpt"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 if [ "$synthetic" = 1 ]; then
-    echo "== 9/9 Dagster: skipped (its samples partition serves only the real sample clips, not fetched here)"
+    echo "== 9/11 Dagster: skipped (its samples partition serves only the real sample clips, not fetched here)"
 else
-    echo "== 9/9 the same chain as Dagster runs (samples partition -> MotionLibs -> policy -> evaluation) in $DAGSTER_HOME"
+    echo "== 9/11 the same chain as Dagster runs (samples partition -> MotionLibs -> policy -> evaluation) in $DAGSTER_HOME"
     mkdir -p "$DAGSTER_HOME"
     .venv/bin/python scripts/demo_dagster.py
+fi
+
+pretrained="data/pretrained/smpl_walk_jump"
+pretrained_eval="results/pretrained_walk_jump"
+video="$pretrained_eval/walk_jump_reference_vs_simulated.mp4"
+if [ "$synthetic" = 1 ]; then
+    echo "== 10/11 the shipped policy: skipped (it tracks the real walk and jumps clips, not fetched here)"
+    echo "== 11/11 its video: skipped"
+else
+    # The MotionLib the shipped policy was trained on, rebuilt byte for byte from the clips.
+    walk_jump_lib="data/motionlib/walk_jump.pt"
+    printf '%s\n' "motions:" \
+        "- file: samples/hbp_sample_walk_female_120fps_poses.motion" "  weight: 1.0" \
+        "- file: samples/dmpl_sample_female_120fps_poses.motion" "  weight: 1.0" > "$motions_dir/walk_jump.yaml"
+    "$mimic" motionlib package --motion-path "$motions_dir/walk_jump.yaml" --output-file "$walk_jump_lib"
+    echo "== 10/11 full evaluation of the shipped policy $pretrained on the walk and jumps clips"
+    "$mimic" inference --checkpoint "$pretrained/last.ckpt" --full-eval --num-envs 2 --headless \
+        --motion-file "$walk_jump_lib" --output-dir "$pretrained_eval"
+    "$mimic" lineage --strict "$pretrained/last.ckpt" > "$pretrained_eval/lineage.txt"
+    echo "lineage of $pretrained/last.ckpt: every recorded hash matches ($pretrained_eval/lineage.txt)"
+    echo "== 11/11 video: reference (left) and simulated humanoid (right), walk then jumps -> $video"
+    # Both motions in turn: 6.1 s of clips at 30 frames/s.
+    "$mimic" visualize --motion-files "$walk_jump_lib" "$pretrained_eval/predicted_motionlib.pt" --robot smpl \
+        --output "$video" --max-frames 183
 fi
 
 latest_eval="$(ls -d "$run_dir"/eval/*/ | sort | tail -n 1)"
@@ -80,6 +112,10 @@ echo "  MotionLib:        $motionlib_file"
 echo "  training run:     $run_dir/ (last.ckpt, score_based.ckpt, metrics.csv, resolved_config.yaml)"
 echo "  full evaluation:  $latest_eval (summary.json, per_motion.parquet, predicted_motionlib.pt, plots/)"
 echo "  training curves:  $run_dir/plots/training_curves.png"
+if [ "$synthetic" = 0 ]; then
+    echo "  shipped policy:   $pretrained_eval/summary.json (full-eval of $pretrained/last.ckpt)"
+    echo "  its video:        $video   <- the humanoid walking and jumping beside its reference"
+fi
 echo
 echo "next:"
 echo "  make ui           # the Dagster UI on http://127.0.0.1:3000: the demo's runs and assets, nightly evaluation"

@@ -41,3 +41,20 @@ def test_architecture_names_existing_modules(repo_root):
     assert not missing, f"ARCHITECTURE.md names missing modules: {missing}"
     # The stated body order is the skeleton's.
     assert f"`{', '.join(skeleton.BODY_NAMES[:6])}, …, {skeleton.BODY_NAMES[-1]}`" in text
+
+
+def test_readme_states_the_shipped_policys_full_eval(repo_root):
+    """The README's table of the shipped policy is its committed full-eval summary."""
+    import json
+
+    folder = repo_root / "data" / "pretrained" / "smpl_walk_jump"
+    summary = json.loads((folder / "full_eval_summary.json").read_text())
+    readme = " ".join((repo_root / "README.md").read_text().split())
+    assert (folder / "last.ckpt").is_file() and (folder / "experiment_config.py").is_file()
+    success = f"{summary['num_success']} of {summary['num_motions']} clips tracked to their end"
+    assert success in readme, success
+    for key in ("e_g_mpjpe", "e_mpjpe", "e_pa_mpjpe", "e_acc"):
+        stated = f"{key} {summary['all'][key]:.1f}"
+        assert stated in readme, stated
+    phc = summary["phc"]["all"]
+    assert f"PHC mpjpe_g {phc['mpjpe_g']:.1f} mm" in readme
