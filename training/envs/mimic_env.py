@@ -149,8 +149,7 @@ class MimicEnv:
         ``target_lead`` · reference joint rates when set. Reads the reference the last
         observation sampled when it is still current."""
         times = self.motion_times + self.dt
-        cached = self._cached_ref
-        state = cached[1] if cached is not None and torch.equal(cached[0], times) else None
+        state = self._cached_reference(times)
         if state is None:
             state = self.motion_lib.get_motion_state(self.motion_ids, times)
         angles = reference_dof_positions(self.dof_format, state)
@@ -314,10 +313,13 @@ class MimicEnv:
     def _reference_now(self) -> MotionState:
         """Reference at the current motion times, reusing what the last observation sampled when
         nothing was reset since (``motion_times += dt`` yields exactly the times it used)."""
+        cached = self._cached_reference(self.motion_times)
+        return self.reference_state(self.motion_times) if cached is None else cached
+
+    def _cached_reference(self, times: Tensor) -> Optional[MotionState]:
+        """The reference the last full observation sampled, if it sampled it at exactly ``times`` (N,)."""
         cached = self._cached_ref
-        if cached is not None and torch.equal(cached[0], self.motion_times):
-            return cached[1]
-        return self.reference_state(self.motion_times)
+        return cached[1] if cached is not None and torch.equal(cached[0], times) else None
 
     def observe(self, env_ids: Optional[Tensor] = None) -> Tensor:
         """Observations (N, O) of the current state (future reference frames, previous action,
