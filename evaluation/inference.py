@@ -29,12 +29,9 @@ class InferenceOptions:
     checkpoint: Optional[str] = None
     agent: str = "policy"  # "policy" (the checkpoint's), "oracle", "zero" or "random"
     experiment_path: str = DEFAULT_EXPERIMENT  # config source when there is no checkpoint
-    motion_file: Optional[str] = None  # default: the one the policy was trained on
-    simulator: Optional[str] = None
-    device: Optional[str] = None  # default: the checkpoint's ("auto": a GPU simulator on the GPU)
-    robot_xml: Optional[str] = None  # robot MJCF (g1); default: the checkpoint's, else $MIMIC_G1_XML, ...
-    num_envs: Optional[int] = None
-    num_threads: Optional[int] = None
+    # Typed values of training.command_flags.INFERENCE_FLAGS given on the command line, by dest
+    # (motion_file, simulator, device, robot_xml, num_envs, num_threads); the rest: the checkpoint's.
+    flags: Dict[str, Any] = field(default_factory=dict)
     full_eval: bool = False
     max_frames: Optional[int] = None  # per motion in full-eval (None: to the end)
     headless: bool = False
@@ -47,8 +44,9 @@ class InferenceOptions:
 
 def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dict[str, Any]]]:
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
-    with the command line's simulator/num-envs/motion-file/robot-xml/overrides applied; and the
+    with the command line's config flags (typed) and overrides applied; and the
     checkpoint payload (None for baselines)."""
+    from training.command_flags import INFERENCE_FLAGS, apply_flag_values
     from training.config import ExperimentConfig
     from training.experiment_loader import load_experiment
     from training.overrides import apply_overrides
@@ -62,12 +60,7 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
         config = checkpoint_config(payload, ExperimentConfig)
     else:
         config = load_experiment(options.experiment_path)
-    items = [f"{key}={value}" for key, value in (
-        ("simulator", options.simulator), ("device", options.device), ("num_envs", options.num_envs),
-        ("motion_file", options.motion_file), ("num_threads", options.num_threads),
-        ("robot_xml", options.robot_xml),
-    ) if value is not None]  # fmt: skip
-    config = apply_overrides(config, items + list(options.overrides))
+    config = apply_overrides(apply_flag_values(config, INFERENCE_FLAGS, options.flags), options.overrides)
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file")
     config.ngpu = 1  # inference runs in one process

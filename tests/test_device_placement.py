@@ -15,11 +15,12 @@ import torch
 from evaluation.evaluator import evaluate
 from evaluation.training_evaluation import run_training_evaluation
 from training.baseline_agents import BaselineAgent
+from training.command_flags import flag_by_dest
 from training.config import ExperimentConfig
 from training.devices import resolve_device
 from training.overrides import apply_overrides
 from training.ppo.agent import PPOAgent
-from training.trainer import FLAG_FIELDS, TrainOptions, build_config, make_env
+from training.trainer import TrainOptions, build_config, make_env
 
 SMALL_AGENT = ["agent.num_steps=4", "agent.batch_size=8", "agent.actor_units=[32]", "agent.critic_units=[32]"]
 SMALL_TERRAIN = [
@@ -64,7 +65,7 @@ def test_resolve_device_refuses_what_cannot_be_met(simulator, requested, local_r
 
 
 def test_the_device_flag_reaches_the_config(repo_root):
-    assert FLAG_FIELDS["device"] == "device"
+    assert flag_by_dest("device").config_key == "device"
     experiment = str(repo_root / "training/experiments/mimic/mlp.py")
     assert build_config(TrainOptions(experiment, "x")).device == "auto"
     assert build_config(TrainOptions(experiment, "x", flags={"device": "cpu"})).device == "cpu"

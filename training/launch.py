@@ -60,13 +60,12 @@ def torchrun_command(nodes: int, procs_per_node: int, rendezvous_id: str, train_
     return " ".join(shlex.quote(part) for part in command)
 
 
-def train_arguments(options: Any, flag_names: Mapping[str, str]) -> List[str]:
+def train_arguments(options: Any) -> List[str]:
     """``mimic train`` arguments equivalent to ``options`` (a :class:`training.trainer.TrainOptions`)."""
+    from training.command_flags import TRAIN_FLAGS, flag_arguments
+
     arguments = ["--experiment-path", options.experiment_path, "--experiment-name", options.experiment_name]
-    for name in flag_names:
-        value = options.flags.get(name)
-        if value is not None:
-            arguments += ["--" + name.replace("_", "-"), str(value)]
+    arguments += flag_arguments(TRAIN_FLAGS, options.flags)
     arguments += ["--nodes", str(options.nodes), "--results-dir", options.results_dir]
     if options.checkpoint:
         arguments += ["--checkpoint", options.checkpoint]

@@ -26,21 +26,6 @@ from training import launch, pipes_reporting
 from training.config import ExperimentConfig
 from training.run_dir import RunDir, StartKind, StartMode
 
-#: CLI flags that are shortcuts for config fields (ProtoMotions' flag names).
-FLAG_FIELDS = {
-    "robot_name": "robot_name",
-    "robot_xml": "robot_xml",
-    "simulator": "simulator",
-    "device": "device",
-    "motion_file": "motion_file",
-    "num_envs": "num_envs",
-    "batch_size": "agent.batch_size",
-    "ngpu": "ngpu",
-    "seed": "seed",
-    "training_max_steps": "agent.training_max_steps",
-    "max_epochs": "agent.max_epochs",
-    "num_threads": "num_threads",
-}
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
 #: Keys a resumed run takes from the command line only when given there: where the robot model
@@ -52,7 +37,7 @@ RESUME_KEEPS_WHEN_GIVEN = ("robot_xml",)
 class TrainOptions:
     experiment_path: str
     experiment_name: str
-    flags: Dict[str, Any] = field(default_factory=dict)  # FLAG_FIELDS keys given on the command line
+    flags: Dict[str, Any] = field(default_factory=dict)  # typed values of TRAIN_FLAGS given (by dest)
     overrides: List[str] = field(default_factory=list)
     results_dir: str = "results"
     checkpoint: Optional[str] = None
@@ -62,13 +47,13 @@ class TrainOptions:
 
 
 def build_config(options: TrainOptions) -> ExperimentConfig:
-    """Experiment file, then the shortcut flags, then ``--overrides`` (later wins)."""
+    """Experiment file, then the shortcut flags (typed values), then ``--overrides`` (later wins)."""
+    from training.command_flags import TRAIN_FLAGS, apply_flag_values
     from training.experiment_loader import load_experiment
-    from training.overrides import apply_overrides
+    from training.overrides import apply_overrides, set_value
 
-    config = load_experiment(options.experiment_path)
-    flag_items = [f"{FLAG_FIELDS[name]}={value}" for name, value in options.flags.items() if value is not None]
-    config = apply_overrides(config, flag_items + [f"experiment_name={options.experiment_name}"])
+    config = apply_flag_values(load_experiment(options.experiment_path), TRAIN_FLAGS, options.flags)
+    set_value(config, "experiment_name", options.experiment_name)
     return apply_overrides(config, options.overrides)
 
 
@@ -104,7 +89,7 @@ def train(options: TrainOptions) -> int:
         return run_rank(launched.rank, launched.world_size, "env://", options, config, start, launched.local_rank)
     if options.nodes > 1:
         command = launch.torchrun_command(
-            options.nodes, config.ngpu, options.experiment_name, launch.train_arguments(options, FLAG_FIELDS)
+            options.nodes, config.ngpu, options.experiment_name, launch.train_arguments(options)
         )
         print(
             f"mimic train: --nodes {options.nodes} runs under torchrun; on each node (HEAD: the first node's host "

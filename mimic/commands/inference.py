@@ -7,6 +7,8 @@ import sys
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
+    from training.command_flags import INFERENCE_FLAGS, add_config_flags
+
     parser = subparsers.add_parser(
         "inference",
         help="run a policy: full evaluation of every motion (--full-eval), or continuously (viewer/headless)",
@@ -19,13 +21,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         help="the checkpoint's policy (default) or a baseline that needs no checkpoint")  # fmt: skip
     add("--experiment-path", "--experiment_path", default=None,
         help="config for baselines (default training/experiments/mimic/mlp.py)")  # fmt: skip
-    add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (default: the training one)")
-    add("--simulator", default=None, help="physics backend (default: the checkpoint's)")
-    add("--device", default=None, help="auto, cpu, cuda, cuda:k (default: the checkpoint's)")
-    add("--robot-xml", "--robot_xml", default=None,
-        help="robot MJCF for g1 (default: the checkpoint's, else $MIMIC_G1_XML, else mujoco-menagerie's)")  # fmt: skip
-    add("--num-envs", "--num_envs", type=int, default=None, help="parallel envs (full-eval batches of this many)")
-    add("--num-threads", "--num_threads", type=int, default=None, help="CPU simulator threads")
+    add_config_flags(parser, INFERENCE_FLAGS, "inference")
     add("--full-eval", "--full_eval", action="store_true", help="evaluate every motion once and write results")
     add("--max-frames", "--max_frames", type=int, default=None, help="full-eval: frames per motion (default all)")
     add("--headless", action="store_true", help="no viewer window")
@@ -43,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     import_isaacgym_first(args.simulator)  # before any torch import (IsaacGym refuses to load after it)
     from evaluation.inference import DEFAULT_EXPERIMENT, InferenceOptions, run_inference
+    from training.command_flags import INFERENCE_FLAGS, given_flag_values
     from training.overrides import OverrideError
 
     if args.record:
@@ -53,12 +50,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         agent=args.agent,
         experiment_path=args.experiment_path or DEFAULT_EXPERIMENT,
-        motion_file=args.motion_file,
-        simulator=args.simulator,
-        device=args.device,
-        robot_xml=args.robot_xml,
-        num_envs=args.num_envs,
-        num_threads=args.num_threads,
+        flags=given_flag_values(args, INFERENCE_FLAGS),
         full_eval=args.full_eval,
         max_frames=args.max_frames,
         headless=args.headless,

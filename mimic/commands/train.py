@@ -9,6 +9,8 @@ from typing import Optional
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
+    from training.command_flags import TRAIN_FLAGS, add_config_flags
+
     parser = subparsers.add_parser(
         "train",
         help="train a motion-imitation policy (PPO) on a MotionLib",
@@ -18,20 +20,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add = parser.add_argument
     add("--experiment-path", "--experiment_path", required=True, help="e.g. training/experiments/mimic/mlp.py")
     add("--experiment-name", "--experiment_name", required=True, help="run directory: results/<name>/")
-    add("--robot-name", "--robot_name", default=None, help="robot (default from the experiment: smpl)")
-    add("--robot-xml", "--robot_xml", default=None,
-        help="robot MJCF for g1 (default: $MIMIC_G1_XML, else the mujoco-menagerie package's)")  # fmt: skip
-    add("--simulator", default=None, help="physics backend: mujoco (default), mjwarp, isaacgym")
-    add("--device", default=None, help="auto (default: mjwarp/isaacgym on this rank's GPU if any), cpu, cuda, cuda:k")
-    add("--motion-file", "--motion_file", default=None, help="MotionLib .pt (a path with 'slurmrank' is sharded)")
-    add("--num-envs", "--num_envs", type=int, default=None, help="environments per rank")
-    add("--batch-size", "--batch_size", type=int, default=None, help="PPO minibatch size per rank")
-    add("--ngpu", type=int, default=None, help="data-parallel ranks (processes) on this machine")
+    add_config_flags(parser, TRAIN_FLAGS, "train")
     add("--nodes", type=int, default=1, help="nodes of a torchrun run (outside torchrun: prints its command)")
-    add("--seed", type=int, default=None)
-    add("--num-threads", type=int, default=None, help="CPU simulator threads per rank (default: cores / ranks)")
-    add("--training-max-steps", "--training_max_steps", type=int, default=None, help="total env steps")
-    add("--max-epochs", "--max_epochs", type=int, default=None)
     add("--overrides", nargs="*", default=[], metavar="KEY=VALUE", help='e.g. "agent.num_mini_epochs=4"')
     add("--checkpoint", default=None, help="warm start from these weights (ignored when resuming)")
     add("--use-wandb", "--use_wandb", action="store_true", help="log to Weights & Biases (offline without a key)")
@@ -61,13 +51,14 @@ def import_isaacgym_first(simulator: Optional[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import_isaacgym_first(args.simulator)  # before any torch import
+    from training.command_flags import TRAIN_FLAGS, given_flag_values
     from training.overrides import OverrideError
-    from training.trainer import FLAG_FIELDS, TrainOptions, train
+    from training.trainer import TrainOptions, train
 
     options = TrainOptions(
         experiment_path=args.experiment_path,
         experiment_name=args.experiment_name,
-        flags={name: getattr(args, name) for name in FLAG_FIELDS},
+        flags=given_flag_values(args, TRAIN_FLAGS),
         overrides=list(args.overrides),
         results_dir=args.results_dir,
         checkpoint=args.checkpoint,
