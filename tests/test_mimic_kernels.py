@@ -21,18 +21,19 @@ from training.envs.observations import (
     into_heading_frame,
     target_pose_observation,
 )
-from training.envs.rewards import combine_rewards, mimic_reward_terms, smooth_contacts
+from training.envs.rewards import Actuation, ContactMatch, combine_rewards, mimic_reward_terms, smooth_contacts
+from training.simulator.base import BodyState
 
 B, D = 24, 69
 
 
-def _random_state(n=3, seed=0):
+def _random_state(n=3, seed=0) -> BodyState:
     gen = torch.Generator().manual_seed(seed)
     pos = torch.randn(n, B, 3, generator=gen)
     rot = quat_from_rotvec(torch.randn(n, B, 3, generator=gen))
     vel = torch.randn(n, B, 3, generator=gen)
     ang = torch.randn(n, B, 3, generator=gen)
-    return pos, rot, vel, ang
+    return BodyState(pos, rot, vel, ang)
 
 
 def _terms(**changes):
@@ -46,7 +47,14 @@ def _terms(**changes):
         in_grace_period=torch.zeros(2, dtype=torch.bool), config=RewardConfig(),
     )  # fmt: skip
     base.update(changes)
-    return mimic_reward_terms(**base), base
+    terms = mimic_reward_terms(
+        BodyState(base["body_pos"], base["body_rot"], base["body_vel"], base["body_ang_vel"]),
+        BodyState(base["ref_pos"], base["ref_rot"], base["ref_vel"], base["ref_ang_vel"]),
+        Actuation(base["pd_targets"], base["prev_pd_targets"], base["torques"], base["dof_vel"]),
+        ContactMatch(base["contacts"], base["ref_contacts"], base["in_grace_period"]),
+        base["config"],
+    )
+    return terms, base
 
 
 def test_perfect_tracking_gives_the_maximum_reward_of_1_3():
@@ -108,29 +116,29 @@ def test_contact_smoothing_is_a_replicate_padded_moving_average():
 
 def test_observation_sizes_and_yaw_invariance():
     pos, rot, vel, ang = _random_state()
-    obs = humanoid_observation(pos, rot, vel, ang, torch.zeros(3))
+    obs = humanoid_observation(BodyState(pos, rot, vel, ang), torch.zeros(3))
     assert obs.shape == (3, 358)
     ref = _random_state(seed=1)
-    target = target_pose_observation(pos, rot, vel, ang, *ref)
+    target = target_pose_observation(BodyState(pos, rot, vel, ang), ref)
     assert target.shape == (3, 576)
     # Turning and moving the whole world leaves every observation unchanged.
     yaw = quat_from_rotvec(torch.tensor([0.0, 0.0, 1.3])).expand(3, B, 4)
     shift = torch.tensor([4.0, -2.0, 0.0])
 
     def turn(p, r, v, a):
-        return quat_rotate(yaw, p) + shift, quat_mul(yaw, r), quat_rotate(yaw, v), quat_rotate(yaw, a)
+        return BodyState(quat_rotate(yaw, p) + shift, quat_mul(yaw, r), quat_rotate(yaw, v), quat_rotate(yaw, a))
 
-    assert torch.allclose(humanoid_observation(*turn(pos, rot, vel, ang), torch.zeros(3)), obs, atol=1e-5)
-    assert torch.allclose(target_pose_observation(*turn(pos, rot, vel, ang), *turn(*ref)), target, atol=1e-5)
+    assert torch.allclose(humanoid_observation(turn(pos, rot, vel, ang), torch.zeros(3)), obs, atol=1e-5)
+    assert torch.allclose(target_pose_observation(turn(pos, rot, vel, ang), turn(*ref)), target, atol=1e-5)
 
 
 def test_observation_contents_by_hand():
     pos, rot, vel, ang = _random_state()
     ground = torch.tensor([0.0, 0.5, -1.0])
-    obs = humanoid_observation(pos, rot, vel, ang, ground)
+    obs = humanoid_observation(BodyState(pos, rot, vel, ang), ground)
     assert torch.allclose(obs[:, 0], pos[:, 0, 2] - ground)
     # Perfect tracking: position differences to the same body, rotation and velocity differences vanish.
-    target = target_pose_observation(pos, rot, vel, ang, pos, rot, vel, ang).reshape(3, B, 24)
+    target = target_pose_observation(BodyState(pos, rot, vel, ang), BodyState(pos, rot, vel, ang)).reshape(3, B, 24)
     assert target[..., 3:6].abs().max() < 1e-6 and target[..., 18:24].abs().max() < 1e-6
     identity_tan_norm = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 1.0])
     assert torch.allclose(target[..., 12:18], identity_tan_norm.expand(3, B, 6), atol=1e-6)

@@ -28,10 +28,11 @@ from training.envs.observations import (
     height_map_points,
     height_map_world_points,
     humanoid_observation,
+    reference_bodies,
     target_pose_observation,
     terrain_observation,
 )
-from training.envs.rewards import combine_rewards, mimic_reward_terms, smooth_contacts
+from training.envs.rewards import Actuation, ContactMatch, combine_rewards, mimic_reward_terms, smooth_contacts
 from training.simulator.base import DofState, RootState, Simulator
 
 TIME_EPSILON = 1e-5  # s: float32 motion times accumulate rounding of dt
@@ -270,17 +271,18 @@ class MimicEnv:
         dofs = self.sim.dof_state()
         ref = self._reference_now()
         contact_force = self.sim.contact_forces()[:, self.contact_body_ids].norm(dim=-1)
-        terms = mimic_reward_terms(
-            bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel,
-            ref.rigid_body_pos, ref.rigid_body_rot, ref.rigid_body_vel, ref.rigid_body_ang_vel,
-            targets, self.prev_targets, self.sim.applied_torques(), dofs.vel,
-            contact_force > CONTACT_FORCE_THRESHOLD, self.reference_contacts(self.motion_times),
-            self.progress <= self.env_config.reset_grace_period, self.env_config.reward_config,
-        )  # fmt: skip
+        actuation = Actuation(targets, self.prev_targets, self.sim.applied_torques(), dofs.vel)
+        contacts = ContactMatch(
+            contact_force > CONTACT_FORCE_THRESHOLD,
+            self.reference_contacts(self.motion_times),
+            self.progress <= self.env_config.reset_grace_period,
+        )
+        reference = reference_bodies(ref)
+        terms = mimic_reward_terms(bodies, reference, actuation, contacts, self.env_config.reward_config)
         weighted = combine_rewards(terms, self.env_config.reward_config)
         reward = weighted["total"]
 
-        distance = (bodies.pos - ref.rigid_body_pos).norm(dim=-1).amax(dim=-1)
+        distance = (bodies.pos - reference.pos).norm(dim=-1).amax(dim=-1)
         diverged = self.sim.diverged_envs()
         terminated = (distance > self.env_config.termination_distance) & self.env_config.enable_termination
         # A world whose physics blew up was reset by the engine: whatever it shows now is not
@@ -331,24 +333,13 @@ class MimicEnv:
         prev_actions = self.prev_actions if env_ids is None else self.prev_actions[env_ids]
         root_pos, root_rot = bodies.pos[:, 0], bodies.rot[:, 0]
         ground = self.sim.terrain_heights(root_pos[:, None, :2])[:, 0]
-        parts = [humanoid_observation(bodies.pos, bodies.rot, bodies.vel, bodies.ang_vel, ground)]
+        parts = [humanoid_observation(bodies, ground)]
         for step in range(1, self.env_config.observations.future_steps + 1):
             times = motion_times + step * self.dt
             ref = self.reference_state(times, env_ids)
             if step == 1 and env_ids is None:  # the next step's reward reads this very reference
                 self._cached_ref = (times, ref)
-            parts.append(
-                target_pose_observation(
-                    bodies.pos,
-                    bodies.rot,
-                    bodies.vel,
-                    bodies.ang_vel,
-                    ref.rigid_body_pos,
-                    ref.rigid_body_rot,
-                    ref.rigid_body_vel,
-                    ref.rigid_body_ang_vel,
-                )  # fmt: skip
-            )
+            parts.append(target_pose_observation(bodies, reference_bodies(ref)))
         parts.append(prev_actions)
         if self._height_points is not None:
             points = height_map_world_points(root_pos, root_rot, self._height_points)

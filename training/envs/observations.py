@@ -15,7 +15,9 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from motion.motion_lib import MotionState
 from motion.rotations import quat_conjugate, quat_mul, quat_rotate, quat_to_tan_norm
+from training.simulator.base import BodyState
 
 
 def heading_angle(root_rot: Tensor) -> Tensor:
@@ -43,17 +45,16 @@ def into_heading_frame(vectors: Tensor, heading: Tensor) -> Tensor:
     return torch.stack((cos * x + sin * y, cos * y - sin * x, z), dim=-1)
 
 
-def humanoid_observation(
-    body_pos: Tensor, body_rot: Tensor, body_vel: Tensor, body_ang_vel: Tensor, ground_height: Tensor
-) -> Tensor:
+def humanoid_observation(bodies: BodyState, ground_height: Tensor) -> Tensor:
     """The humanoid's own state (``max_coords_obs``), (N, 1 + 3(B−1) + 12B).
 
     Args:
-        body_pos, body_vel, body_ang_vel: (N, B, 3) world frame; body_rot: (N, B, 4) xyzw.
+        bodies: (N, B, 3|4) world-frame rigid-body states.
         ground_height: (N,) terrain height under the pelvis, m.
     Returns: [pelvis height above ground, other bodies' positions relative to the pelvis,
         body rotations (6-D), linear velocities, angular velocities], all in the heading frame.
     """
+    body_pos, body_rot, body_vel, body_ang_vel = bodies
     num_envs, num_bodies = body_pos.shape[:2]
     yaw = heading_angle(body_rot[:, 0])
     heading = heading_quat_inv(body_rot[:, 0])[:, None, :].expand(num_envs, num_bodies, 4)
@@ -74,23 +75,16 @@ def humanoid_observation(
     )
 
 
-def target_pose_observation(
-    body_pos: Tensor,
-    body_rot: Tensor,
-    body_vel: Tensor,
-    body_ang_vel: Tensor,
-    ref_pos: Tensor,
-    ref_rot: Tensor,
-    ref_vel: Tensor,
-    ref_ang_vel: Tensor,
-) -> Tensor:
+def target_pose_observation(bodies: BodyState, reference: BodyState) -> Tensor:
     """One future reference frame relative to the current state (``mimic_target_poses``), (N, 24B).
 
     Per body, in the current heading frame: reference − pelvis position (3), reference − same
     body position (3), reference rotation (6), rotation of the reference relative to the current
     body, conj(q)·q_ref (6), and reference − current linear and angular velocity (3 + 3).
-    All inputs (N, B, 3|4), world frame; ``ref_*`` already include the spawn offset.
+    Both states (N, B, 3|4), world frame; ``reference`` already includes the spawn offset.
     """
+    body_pos, body_rot, body_vel, body_ang_vel = bodies
+    ref_pos, ref_rot, ref_vel, ref_ang_vel = reference
     num_envs, num_bodies = body_pos.shape[:2]
     yaw = heading_angle(body_rot[:, 0])
     heading = heading_quat_inv(body_rot[:, 0])[:, None, :].expand(num_envs, num_bodies, 4)
@@ -106,6 +100,11 @@ def target_pose_observation(
         rotated[:, :, 3],
     )
     return torch.cat(features, dim=-1).reshape(num_envs, -1)
+
+
+def reference_bodies(state: MotionState) -> BodyState:
+    """The rigid-body part of a reference :class:`~motion.motion_lib.MotionState` (views, no copy)."""
+    return BodyState(state.rigid_body_pos, state.rigid_body_rot, state.rigid_body_vel, state.rigid_body_ang_vel)
 
 
 def height_map_points(num_points: int, extent: float, device: Optional[torch.device] = None) -> Tensor:

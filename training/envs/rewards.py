@@ -8,13 +8,14 @@ weighted term clamped below at its ``min_value``.
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, NamedTuple
 
 import torch
 from torch import Tensor
 
 from motion.rotations import quat_angle, quat_conjugate, quat_mul
 from training.config import RewardConfig
+from training.simulator.base import BodyState
 
 
 def mean_squared_exp(error: Tensor, coefficient: float) -> Tensor:
@@ -37,42 +38,43 @@ def smooth_contacts(contacts: Tensor, window: int) -> Tensor:
     return torch.nn.functional.conv1d(padded, kernel)[:, 0, :].t()
 
 
+class Actuation(NamedTuple):
+    """What the PD controllers were asked for and did in the step just taken, (N, D)."""
+
+    pd_targets: Tensor  # (N, D) rad, this step's targets
+    prev_pd_targets: Tensor  # (N, D) rad, the previous step's
+    torques: Tensor  # (N, D) N·m applied
+    dof_vel: Tensor  # (N, D) rad/s
+
+
+class ContactMatch(NamedTuple):
+    """Simulated against reference foot contacts, (N, K) for the K contact bodies."""
+
+    simulated: Tensor  # (N, K) bool (or 0/1)
+    reference: Tensor  # (N, K) smoothed reference contacts in [0, 1]
+    in_grace_period: Tensor  # (N,) bool: just reset, contacts not judged yet
+
+
 def mimic_reward_terms(
-    body_pos: Tensor,
-    body_rot: Tensor,
-    body_vel: Tensor,
-    body_ang_vel: Tensor,
-    ref_pos: Tensor,
-    ref_rot: Tensor,
-    ref_vel: Tensor,
-    ref_ang_vel: Tensor,
-    pd_targets: Tensor,
-    prev_pd_targets: Tensor,
-    torques: Tensor,
-    dof_vel: Tensor,
-    contacts: Tensor,
-    ref_contacts: Tensor,
-    in_grace_period: Tensor,
-    config: RewardConfig,
+    bodies: BodyState, reference: BodyState, actuation: Actuation, contacts: ContactMatch, config: RewardConfig
 ) -> Dict[str, Tensor]:
     """Raw (unweighted) value of every reward term, each (N,).
 
-    Args:
-        body_* / ref_*: (N, B, 3|4) simulated and reference body states, world frame.
-        pd_targets, prev_pd_targets: (N, D) rad; torques, dof_vel: (N, D) N·m and rad/s.
-        contacts: (N, K) simulated contact (0/1) of the contact bodies; ref_contacts: (N, K) the
-            smoothed reference contacts in [0, 1]; in_grace_period: (N,) bool.
+    ``bodies`` and ``reference`` are the simulated and reference rigid-body states, (N, B, 3|4),
+    world frame (the reference with the spawn offset applied).
     """
-    contact_error = (contacts.float() - ref_contacts).abs().sum(dim=-1)
+    contact_error = (contacts.simulated.float() - contacts.reference).abs().sum(dim=-1)
+    no_error = torch.zeros_like(contact_error)
+    height_error = bodies.pos[:, 0, 2] - reference.pos[:, 0, 2]
     return {
-        "gt_rew": mean_squared_exp(body_pos - ref_pos, config.gt_rew.coefficient),
-        "gr_rew": rotation_exp(body_rot, ref_rot, config.gr_rew.coefficient),
-        "gv_rew": mean_squared_exp(body_vel - ref_vel, config.gv_rew.coefficient),
-        "gav_rew": mean_squared_exp(body_ang_vel - ref_ang_vel, config.gav_rew.coefficient),
-        "rh_rew": torch.exp(config.rh_rew.coefficient * (body_pos[:, 0, 2] - ref_pos[:, 0, 2]).pow(2)),
-        "action_smoothness": (pd_targets - prev_pd_targets).norm(dim=-1),
-        "pow_rew": (torques * dof_vel).abs().sum(dim=-1),
-        "contact_match_rew": torch.where(in_grace_period, torch.zeros_like(contact_error), contact_error),
+        "gt_rew": mean_squared_exp(bodies.pos - reference.pos, config.gt_rew.coefficient),
+        "gr_rew": rotation_exp(bodies.rot, reference.rot, config.gr_rew.coefficient),
+        "gv_rew": mean_squared_exp(bodies.vel - reference.vel, config.gv_rew.coefficient),
+        "gav_rew": mean_squared_exp(bodies.ang_vel - reference.ang_vel, config.gav_rew.coefficient),
+        "rh_rew": torch.exp(config.rh_rew.coefficient * height_error.pow(2)),
+        "action_smoothness": (actuation.pd_targets - actuation.prev_pd_targets).norm(dim=-1),
+        "pow_rew": (actuation.torques * actuation.dof_vel).abs().sum(dim=-1),
+        "contact_match_rew": torch.where(contacts.in_grace_period, no_error, contact_error),
     }
 
 
