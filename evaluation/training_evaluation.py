@@ -19,10 +19,6 @@ from evaluation.evaluator import evaluate
 from evaluation.prioritized_sampling import update_motion_weights
 
 
-def evaluation_due(epoch: int, every: int) -> bool:
-    return every > 0 and epoch > 0 and epoch % every == 0
-
-
 def run_training_evaluation(
     env: Any,
     agent: Any,

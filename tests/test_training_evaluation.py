@@ -13,7 +13,7 @@ import torch
 
 from evaluation.eval_outputs import read_per_motion_table
 from evaluation.prioritized_sampling import SUCCESS_DECAY, update_motion_weights
-from evaluation.training_evaluation import evaluation_due
+from training.periodic_evaluation import evaluation_due
 
 SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
 EVAL_EVERY_EPOCH = ["agent.eval_metrics_every=1", "agent.max_eval_steps=10"]
@@ -38,6 +38,21 @@ def test_update_rule_by_hand():
 def test_evaluation_cadence():
     assert [e for e in range(1, 801) if evaluation_due(e, 200)] == [200, 400, 600, 800]
     assert not any(evaluation_due(e, 0) for e in range(1, 50))
+
+
+def test_a_run_with_evaluations_due_needs_the_evaluation_hook(repo_root, synthetic_motion_lib, tmp_path):
+    from training.trainer import TrainOptions, train
+
+    options = TrainOptions(
+        str(repo_root / "training/experiments/mimic/mlp.py"),
+        "no_hook",
+        flags={"motion_file": str(synthetic_motion_lib)},
+        overrides=["agent.eval_metrics_every=5"],
+        results_dir=str(tmp_path),
+    )
+    with pytest.raises(ValueError, match="agent.eval_metrics_every=5 but no periodic evaluation was given"):
+        train(options)
+    assert not (tmp_path / "no_hook").exists()  # refused before anything was written
 
 
 def _train(repo_root, results, motion_file, max_epochs):

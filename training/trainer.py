@@ -21,9 +21,9 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from evaluation.training_evaluation import evaluation_due
 from training import launch, pipes_reporting
 from training.config import ExperimentConfig
+from training.periodic_evaluation import PeriodicEvaluation, evaluation_due
 from training.run_dir import RunDir, StartKind, StartMode
 
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
@@ -44,6 +44,9 @@ class TrainOptions:
     use_wandb: bool = False
     quiet: bool = False
     nodes: int = 1  # nodes of a torchrun job (each runs config.ngpu ranks)
+    # Runs the evaluation due every agent.eval_metrics_every epochs (training/periodic_evaluation.py);
+    # `mimic train` passes evaluation.training_evaluation.run_training_evaluation.
+    periodic_evaluation: Optional[PeriodicEvaluation] = None
 
 
 def build_config(options: TrainOptions) -> ExperimentConfig:
@@ -78,6 +81,12 @@ def train(options: TrainOptions) -> int:
         print(f"mimic train: --checkpoint {start.ignored_checkpoint_arg} ignored: resuming {run.last_checkpoint}")
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file or set motion_file in the experiment")
+    if config.agent.eval_metrics_every > 0 and options.periodic_evaluation is None:
+        raise ValueError(
+            f"agent.eval_metrics_every={config.agent.eval_metrics_every} but no periodic evaluation was given: "
+            "set TrainOptions.periodic_evaluation (mimic train passes "
+            "evaluation.training_evaluation.run_training_evaluation) or agent.eval_metrics_every=0"
+        )
     launched = launch.torchrun_rank()
     if launched is not None:  # torchrun started this process: it is one rank of the job
         expected = options.nodes * config.ngpu
@@ -262,12 +271,12 @@ class _EpochLoop:
     def _evaluate(self) -> Dict[str, float]:
         """Training-time evaluation (every rank takes part); keeps score_based.ckpt for the best
         success rate (ties go to the later, longer-trained policy, as in ProtoMotions)."""
-        from evaluation.training_evaluation import run_training_evaluation
-
         self.evaluations += 1
         shared = "slurmrank" not in self.config.motion_file
         root = self.run_dir.root if self.is_main else None
-        metrics = run_training_evaluation(self.env, self.agent, root, self.evaluations, shared)
+        evaluate = self.options.periodic_evaluation
+        assert evaluate is not None  # train() refuses a run with evaluations due and no hook
+        metrics = evaluate(self.env, self.agent, root, self.evaluations, shared)
         if metrics["Eval/success_rate"] >= self.best_score:
             self.best_score = metrics["Eval/success_rate"]
             self._save(self.run_dir.score_based_checkpoint)

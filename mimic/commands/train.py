@@ -51,6 +51,7 @@ def import_isaacgym_first(simulator: Optional[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import_isaacgym_first(args.simulator)  # before any torch import
+    from evaluation.training_evaluation import run_training_evaluation
     from training.command_flags import TRAIN_FLAGS, given_flag_values
     from training.overrides import OverrideError
     from training.trainer import TrainOptions, train
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         use_wandb=args.use_wandb,
         quiet=args.quiet,
         nodes=args.nodes,
+        periodic_evaluation=run_training_evaluation,
     )
     try:
         if args.agent != "ppo":
