@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from evaluation.metrics import METRIC_NAMES
-from motion.errors import MotionDataError
+from motion.errors import ResultsFileError
 from motion.io_utils import atomic_output, atomic_torch_save, atomic_write_text
 
 PathLike = Union[str, Path]
@@ -143,7 +143,7 @@ def _coerce(value: Any, kind: type) -> Any:
 def validate_rows(rows: Sequence[Mapping[str, Any]], target: PathLike) -> List[Dict[str, Any]]:
     """Rows reduced to the contract columns, as plain Python values of the contract types.
 
-    Keys outside :data:`PER_MOTION_COLUMNS` are dropped. Raises MotionDataError naming
+    Keys outside :data:`PER_MOTION_COLUMNS` are dropped. Raises ResultsFileError naming
     ``target``, the field and the motion when a row lacks a column or has a value of the wrong type.
     """
     checked = []
@@ -152,12 +152,12 @@ def validate_rows(rows: Sequence[Mapping[str, Any]], target: PathLike) -> List[D
         for column, kind in PER_MOTION_COLUMNS.items():
             if column not in row:
                 found = f"no {column!r} in {_describe_motion(row, index)}"
-                raise MotionDataError(target, column, f"{_TYPE_WORDS[kind]} for every motion", found)
+                raise ResultsFileError(target, column, f"{_TYPE_WORDS[kind]} for every motion", found)
             value = _coerce(row[column], kind)
             if value is None:
                 raw = row[column]
                 found = f"{type(raw).__name__} {raw!r} in {_describe_motion(row, index)}"
-                raise MotionDataError(target, column, _TYPE_WORDS[kind], found)
+                raise ResultsFileError(target, column, _TYPE_WORDS[kind], found)
             plain[column] = value
         checked.append(plain)
     return checked
@@ -177,14 +177,14 @@ def _plain_summary(value: Any, where: str, target: PathLike) -> Any:
     if hasattr(value, "tolist"):  # arrays and tensors with more than one element
         return _plain_summary(value.tolist(), where, target)
     if isinstance(value, float) and not math.isfinite(value):
-        raise MotionDataError(target, where, "a finite number or null (JSON has no NaN/Infinity)", repr(value))
+        raise ResultsFileError(target, where, "a finite number or null (JSON has no NaN/Infinity)", repr(value))
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise MotionDataError(target, where, "JSON data (numbers, strings, lists, dicts, null)", type(value).__name__)
+    raise ResultsFileError(target, where, "JSON data (numbers, strings, lists, dicts, null)", type(value).__name__)
 
 
 def summary_json_text(summary: Mapping[str, Any], target: PathLike = SUMMARY_JSON) -> str:
-    """summary.json's text: indent 2, sorted keys, no NaN (MotionDataError naming the key instead)."""
+    """summary.json's text: indent 2, sorted keys, no NaN (ResultsFileError naming the key instead)."""
     plain = _plain_summary(summary, "", target)
     return json.dumps(plain, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
@@ -270,29 +270,29 @@ def _arrow_type_matches(found: Any, kind: type) -> bool:
 def read_per_motion_table(path: PathLike) -> List[Dict[str, Any]]:
     """Rows of a ``per_motion.parquet`` as dicts of plain Python values, in the contract's column order.
 
-    Raises MotionDataError(path, "columns", expected, found) when a column is missing, and
-    MotionDataError naming the column when its type is wrong or it has empty (null) cells.
+    Raises ResultsFileError(path, "columns", expected, found) when a column is missing, and
+    ResultsFileError naming the column when its type is wrong or it has empty (null) cells.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not Path(path).is_file():
-        raise MotionDataError(path, "per_motion table", "an existing parquet file", "no such file")
+        raise ResultsFileError(path, "per_motion table", "an existing parquet file", "no such file")
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise MotionDataError(path, "per_motion table", "a parquet file", str(error).splitlines()[0]) from None
+        raise ResultsFileError(path, "per_motion table", "a parquet file", str(error).splitlines()[0]) from None
     expected = list(PER_MOTION_COLUMNS)
     missing = [column for column in expected if column not in table.column_names]
     if missing:
         found = f"{', '.join(table.column_names) or 'no columns'} (missing: {', '.join(missing)})"
-        raise MotionDataError(path, "columns", ", ".join(expected), found)
+        raise ResultsFileError(path, "columns", ", ".join(expected), found)
     for column, kind in PER_MOTION_COLUMNS.items():
         data = table.column(column)
         if not _arrow_type_matches(data.type, kind):
-            raise MotionDataError(path, column, f"{_TYPE_WORDS[kind]} column", f"type {data.type}")
+            raise ResultsFileError(path, column, f"{_TYPE_WORDS[kind]} column", f"type {data.type}")
         if data.null_count:
-            raise MotionDataError(path, column, "a value in every row", f"{data.null_count} empty cells")
+            raise ResultsFileError(path, column, "a value in every row", f"{data.null_count} empty cells")
     rows = table.select(expected).to_pylist()
     for row in rows:  # int32 / float32 files still give the contract's Python types
         for column, kind in PER_MOTION_COLUMNS.items():

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from motion.errors import MotionDataError
+from motion.errors import ResultsFileError
 from motion.io_utils import atomic_output
 
 PathLike = Union[str, Path]
@@ -66,7 +66,7 @@ def _say_in_panel(axes: Any, text: str) -> None:
 def read_metrics_csv(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
     """(columns, rows) of a MetricsCSV file; cells are text, '' where nothing was logged."""
     if not Path(path).is_file():
-        raise MotionDataError(path, "metrics", "an existing metrics.csv", "no such file")
+        raise ResultsFileError(path, "metrics", "an existing metrics.csv", "no such file")
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         columns = list(reader.fieldnames or [])
@@ -74,7 +74,7 @@ def read_metrics_csv(path: PathLike) -> Tuple[List[str], List[Dict[str, str]]]:
         rows = [{key: cell or "" for key, cell in row.items() if key is not None} for row in reader]
     if "epoch" not in columns:
         found = f"columns {columns}" if columns else "an empty file"
-        raise MotionDataError(path, "epoch", "a CSV header with an 'epoch' column", found)
+        raise ResultsFileError(path, "epoch", "a CSV header with an 'epoch' column", found)
     return columns, rows
 
 
@@ -84,7 +84,7 @@ def _cell_number(text: str, path: PathLike, column: str, line: int) -> Optional[
     try:
         value = float(text)
     except ValueError:
-        raise MotionDataError(path, column, "a number or an empty cell", f"{text!r} on line {line}") from None
+        raise ResultsFileError(path, column, "a number or an empty cell", f"{text!r} on line {line}") from None
     return value if math.isfinite(value) else None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Union
 
-from motion.errors import MotionDataError
+from motion.errors import ResultsFileError
 
 PathLike = Union[str, Path]
 
@@ -20,7 +20,7 @@ TRAINING_CURVES_PNG = "training_curves.png"
 def write_report(run_dir: PathLike) -> List[Path]:
     """Write every plot the run directory has data for; return the written paths in order.
 
-    Raises MotionDataError naming ``run_dir`` when it is not a directory, or holds neither
+    Raises ResultsFileError naming ``run_dir`` when it is not a directory, or holds neither
     ``metrics.csv`` nor a complete evaluation directory.
     """
     from evaluation.eval_outputs import (
@@ -37,7 +37,7 @@ def write_report(run_dir: PathLike) -> List[Path]:
 
     root = Path(run_dir)
     if not root.is_dir():
-        raise MotionDataError(root, "run directory", "an existing directory", "no such directory")
+        raise ResultsFileError(root, "run directory", "an existing directory", "no such directory")
     metrics_csv = root / "metrics.csv"
     eval_dir = latest_eval_dir(root)
     if not metrics_csv.is_file() and eval_dir is None:
@@ -47,7 +47,7 @@ def write_report(run_dir: PathLike) -> List[Path]:
         )
         contents = sorted(path.name for path in root.iterdir())
         found = f"neither (contents: {', '.join(contents[:10])}{', ...' if len(contents) > 10 else ''})"
-        raise MotionDataError(root, "run directory", expected, found if contents else "an empty directory")
+        raise ResultsFileError(root, "run directory", expected, found if contents else "an empty directory")
 
     written: List[Path] = []
     if metrics_csv.is_file():

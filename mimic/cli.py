@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from motion.errors import MotionDataError, OutputWriteError
+from motion.errors import InputError, OutputWriteError
 
 #: Exit status when an output cannot be written (sysexits' EX_IOERR); bad input exits with 2.
 EXIT_WRITE_ERROR = 74
@@ -54,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         result = args.handler(args)
-    except MotionDataError as error:
+    except InputError as error:  # bad motion data, checkpoint, config or results file
         print(f"mimic: error: {error}", file=sys.stderr)
         return 2
     except OutputWriteError as error:  # disk full, read-only, ...: the user's to fix, so one line

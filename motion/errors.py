@@ -1,8 +1,17 @@
-"""The project's two user-facing error types.
+"""The project's user-facing error types, each printed by the ``mimic`` CLI as one line.
 
-:class:`MotionDataError`: bad input (AMASS archives, ``.motion`` files, MotionLibs, checkpoints).
+:class:`InputError`: bad input, naming the file, the field, what was expected and what was found;
+one subclass per kind of input, so a batch job catches exactly the kind it reads:
+
+- :class:`MotionDataError`: motion data (AMASS files and archives, ``.motion`` files, MotionLibs,
+  robot model files);
+- :class:`CheckpointError`: checkpoints and run folders;
+- :class:`ConfigError`: experiment files and config values;
+- :class:`ResultsFileError`: evaluation and training result files (summary.json,
+  per_motion.parquet, metrics.csv).
+
 :class:`OutputWriteError`: an output that the machine refuses to store (disk full, quota,
-read-only filesystem, permissions). Both are printed by the ``mimic`` CLI as one line.
+read-only filesystem, permissions).
 """
 
 from __future__ import annotations
@@ -13,11 +22,8 @@ from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
 
-class MotionDataError(ValueError):
-    """Bad input data: names the file, the field, what was expected and what was found.
-
-    Batch jobs catch exactly this type to record a failure and carry on.
-    """
+class InputError(ValueError):
+    """Bad input: names the file, the field, what was expected and what was found."""
 
     def __init__(self, path: Union[str, Path], field: str, expected: str, found: str) -> None:
         self.path = str(path)
@@ -25,6 +31,28 @@ class MotionDataError(ValueError):
         self.expected = expected
         self.found = found
         super().__init__(f"{self.path}: field '{field}': expected {expected}, found {found}")
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        # Raised in worker processes too: rebuild from our own arguments, not ValueError's.
+        return (type(self), (self.path, self.field, self.expected, self.found))
+
+
+class MotionDataError(InputError):
+    """Bad motion data. Batch conversion and packaging catch exactly this type to record a
+    failed file and carry on."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint (or run folder) that cannot be used: unreadable, wrong layout, bad values."""
+
+
+class ConfigError(InputError):
+    """An experiment file or config value that cannot be used."""
+
+
+class ResultsFileError(InputError):
+    """A result file written by evaluation or training (summary.json, per_motion.parquet,
+    metrics.csv) that cannot be read back."""
 
 
 #: errno → what the user has to do; only these errors are the user's to fix (others are bugs or

@@ -28,7 +28,7 @@ from evaluation.plots import (
     success_by_subset,
 )
 from mimic.cli import main
-from motion.errors import MotionDataError
+from motion.errors import ResultsFileError
 from training.run_dir import MetricsCSV
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -235,7 +235,7 @@ def test_all_successful_gives_an_empty_failed_motions_file(tmp_path: Path) -> No
 def test_a_row_without_a_column_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     rows = make_rows()
     del rows[3]["e_pa_mpjpe"]
-    with pytest.raises(MotionDataError) as caught:
+    with pytest.raises(ResultsFileError) as caught:
         write_eval_outputs(tmp_path, rows, make_summary(rows))
     message = str(caught.value)
     assert caught.value.field == "e_pa_mpjpe"
@@ -247,7 +247,7 @@ def test_a_row_without_a_column_is_refused_before_anything_is_written(tmp_path: 
 def test_a_value_of_the_wrong_type_names_column_and_motion(tmp_path: Path) -> None:
     rows = make_rows()
     rows[4]["success"] = 1  # an int is not a bool
-    with pytest.raises(MotionDataError, match=r"'success': expected a bool, found int 1 in motion_id=4"):
+    with pytest.raises(ResultsFileError, match=r"'success': expected a bool, found int 1 in motion_id=4"):
         write_eval_outputs(tmp_path, rows, make_summary(rows))
 
 
@@ -255,7 +255,7 @@ def test_a_non_finite_summary_value_names_its_key(tmp_path: Path) -> None:
     rows = make_rows()
     summary = make_summary(rows)
     summary["success"]["gt_err"] = float("nan")
-    with pytest.raises(MotionDataError, match=r"'success\.gt_err': expected a finite number or null"):
+    with pytest.raises(ResultsFileError, match=r"'success\.gt_err': expected a finite number or null"):
         write_eval_outputs(tmp_path, rows, summary)
     assert list(tmp_path.iterdir()) == []
 
@@ -269,7 +269,7 @@ def test_reading_a_table_with_a_missing_column_names_it(tmp_path: Path) -> None:
     table = pa.table({column: [row[column] for row in rows] for column in columns})
     path = tmp_path / "per_motion.parquet"
     pq.write_table(table, path)
-    with pytest.raises(MotionDataError) as caught:
+    with pytest.raises(ResultsFileError) as caught:
         read_per_motion_table(path)
     assert caught.value.field == "columns"
     assert caught.value.path == str(path)
@@ -330,7 +330,7 @@ def test_training_curves_with_columns_not_logged_yet(tmp_path: Path) -> None:
 def test_training_curves_refuse_a_bad_cell(tmp_path: Path) -> None:
     path = tmp_path / "metrics.csv"
     path.write_text("epoch,Train/clip_frac\n1,0.1\n2,lots\n")
-    with pytest.raises(MotionDataError, match=r"'Train/clip_frac'.*'lots' on line 3"):
+    with pytest.raises(ResultsFileError, match=r"'Train/clip_frac'.*'lots' on line 3"):
         plot_training_curves(path, tmp_path / "curves.png")
 
 

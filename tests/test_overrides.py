@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from motion.errors import MotionDataError
+from motion.errors import ConfigError
 from training.config import ExperimentConfig, RewardTerm
 from training.experiment_loader import experiment_file_hash, load_experiment
 from training.overrides import (
@@ -326,16 +326,16 @@ def test_experiment_defining_its_own_dataclass_loads(tmp_path: Path) -> None:
 
 
 def test_missing_experiment_file(tmp_path: Path) -> None:
-    with pytest.raises(MotionDataError, match=r"nope\.py: field 'experiment file': expected an existing Python file"):
+    with pytest.raises(ConfigError, match=r"nope\.py: field 'experiment file': expected an existing Python file"):
         load_experiment(tmp_path / "nope.py")
-    with pytest.raises(MotionDataError, match="found a directory"):
+    with pytest.raises(ConfigError, match="found a directory"):
         load_experiment(tmp_path)
 
 
 def test_experiment_without_build_config(tmp_path: Path) -> None:
     path = tmp_path / "empty.py"
     path.write_text("CONFIG = None\n")
-    with pytest.raises(MotionDataError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_experiment(path)
     assert (caught.value.path, caught.value.field, caught.value.found) == (str(path), "build_config", "not defined")
 
@@ -343,7 +343,7 @@ def test_experiment_without_build_config(tmp_path: Path) -> None:
 def test_experiment_returning_the_wrong_type(tmp_path: Path) -> None:
     path = tmp_path / "wrong.py"
     path.write_text("def build_config():\n    return {'num_envs': 4}\n")
-    with pytest.raises(MotionDataError, match=r"field 'build_config\(\)': expected an ExperimentConfig, found a dict"):
+    with pytest.raises(ConfigError, match=r"field 'build_config\(\)': expected an ExperimentConfig, found a dict"):
         load_experiment(path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Union
 
-from motion.errors import MotionDataError
+from motion.errors import ConfigError
 from motion.io_utils import file_sha256
 from training.config import ExperimentConfig
 
@@ -34,13 +34,13 @@ def import_experiment_module(path: PathLike) -> ModuleType:
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         found = "a directory" if file.is_dir() else "no such file"
-        raise MotionDataError(path, "experiment file", "an existing Python file", found)
+        raise ConfigError(path, "experiment file", "an existing Python file", found)
     if file.suffix != ".py":
-        raise MotionDataError(path, "experiment file", "a .py file", f"suffix {file.suffix!r}")
+        raise ConfigError(path, "experiment file", "a .py file", f"suffix {file.suffix!r}")
     name = _module_name(file)
     spec = importlib.util.spec_from_file_location(name, str(file))
     if spec is None or spec.loader is None:  # pragma: no cover - .py files always get a loader
-        raise MotionDataError(path, "experiment file", "an importable Python file", "no module loader")
+        raise ConfigError(path, "experiment file", "an importable Python file", "no module loader")
     module = importlib.util.module_from_spec(spec)
     # Registered before executing: dataclasses (and pickling) look the module up by name.
     sys.modules[name] = module
@@ -55,19 +55,19 @@ def import_experiment_module(path: PathLike) -> ModuleType:
 def load_experiment(path: PathLike) -> ExperimentConfig:
     """Import ``path`` and return its ``build_config()``.
 
-    Raises MotionDataError for a missing file, a file without a callable ``build_config``, or
+    Raises ConfigError for a missing file, a file without a callable ``build_config``, or
     a ``build_config`` that returns something other than an :class:`ExperimentConfig`.
     Exceptions raised by the file's own code propagate unchanged.
     """
     module = import_experiment_module(path)
     build = getattr(module, BUILD_FUNCTION, None)
     if build is None:
-        raise MotionDataError(path, BUILD_FUNCTION, "a function build_config() -> ExperimentConfig", "not defined")
+        raise ConfigError(path, BUILD_FUNCTION, "a function build_config() -> ExperimentConfig", "not defined")
     if not callable(build):
-        raise MotionDataError(path, BUILD_FUNCTION, "a function", type(build).__name__)
+        raise ConfigError(path, BUILD_FUNCTION, "a function", type(build).__name__)
     config = build()
     if not isinstance(config, ExperimentConfig):
-        raise MotionDataError(path, f"{BUILD_FUNCTION}()", "an ExperimentConfig", f"a {type(config).__name__}")
+        raise ConfigError(path, f"{BUILD_FUNCTION}()", "an ExperimentConfig", f"a {type(config).__name__}")
     return config
 
 
