@@ -33,6 +33,8 @@ from typing import Any, Dict, List, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from evaluation.phc_metrics import rows_have_phc_sums, summarize_phc
+from evaluation.pose_alignment import procrustes_align
 from evaluation.smoothness import high_jerk_window_fraction, windowed_normalized_jerk
 from motion.rotations import quat_angle, quat_conjugate, quat_mul, quat_normalize
 
@@ -108,40 +110,6 @@ def failure_frame(mean_body_error: Tensor, threshold: float = SUCCESS_THRESHOLD,
     if hits.numel() == 0:
         return -1
     return int(hits[0]) + skip_frames
-
-
-def procrustes_align(pred: Tensor, target: Tensor) -> Tensor:
-    """Per-frame similarity transform of ``pred`` onto ``target`` (the PA-MPJPE alignment).
-
-    For each frame, finds the scale ``s``, proper rotation ``R`` (det +1) and translation ``t``
-    minimising ``Σ_j ‖s·R·p_j + t − q_j‖²`` (orthogonal Procrustes / Umeyama): with both point
-    sets centred, ``R`` comes from the SVD of their cross-covariance, its last singular direction
-    flipped when the best orthogonal matrix would be a reflection; ``s`` is the trace of the
-    rotated covariance over the variance of ``pred``.
-
-    Args:
-        pred, target: (T, J, 3) positions (any unit; the result is in the same unit).
-    Returns:
-        (T, J, 3) float64 aligned ``pred``. A frame whose ``pred`` points all coincide maps to the
-        target's centroid (scale 0).
-    """
-    x = pred.double()
-    y = target.double()
-    x_mean = x.mean(dim=1, keepdim=True)
-    y_mean = y.mean(dim=1, keepdim=True)
-    xc = x - x_mean
-    yc = y - y_mean
-    covariance = xc.transpose(1, 2) @ yc  # (T, 3, 3): Σ_j x_j y_jᵀ
-    u, singular, vh = torch.linalg.svd(covariance)
-    v = vh.transpose(1, 2)
-    # R = V·D·Uᵀ with D = diag(1, 1, sign det(V·Uᵀ)): the closest rotation, never a reflection.
-    # (det of an orthogonal matrix is ±1, never 0.)
-    d = torch.ones_like(singular)
-    d[:, -1] = torch.sign(torch.linalg.det(v @ u.transpose(1, 2)))
-    rotation = v @ torch.diag_embed(d) @ u.transpose(1, 2)
-    variance = xc.square().sum(dim=(1, 2))
-    scale = (singular * d).sum(dim=1) / variance.clamp_min(1e-300)  # (T,)
-    return scale[:, None, None] * (xc @ rotation.transpose(1, 2)) + y_mean
 
 
 def motion_metrics(sim_pos: Tensor, ref_pos: Tensor, sim_rot: Tensor, ref_rot: Tensor, dt: float) -> Dict[str, Any]:
@@ -246,8 +214,6 @@ def summarize_motions(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         "success": summary["success"],
         "by_subset": by_subset,
     }
-    # Imported here: evaluation.phc_metrics imports this module (procrustes_align).
-    from evaluation.phc_metrics import rows_have_phc_sums, summarize_phc
 
     if rows_have_phc_sums(rows):
         result["phc"] = summarize_phc(rows)

@@ -15,7 +15,7 @@ joint 0 the root (pelvis):
 * ``mpjpe_l`` (mm): the same after subtracting each frame's root position from both skeletons;
 * ``mpjpe_pa`` (mm): per frame, the root-relative ``pred`` aligned onto the root-relative ``gt``
   by the best similarity transform (rotation, uniform scale, translation, no reflection:
-  :func:`evaluation.metrics.procrustes_align`), then the mean over joints of the distance;
+  :func:`evaluation.pose_alignment.procrustes_align`), then the mean over joints of the distance;
 * ``vel_dist`` (mm/frame): per frame t in [0, T−2], the mean over joints of
   ``‖(pred[t+1] − pred[t]) − (gt[t+1] − gt[t])‖`` (global positions, no division by the frame time);
 * ``accel_dist`` (mm/frame²): per frame t in [0, T−3], the mean over joints of
@@ -41,7 +41,7 @@ from typing import Any, Dict, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from evaluation.metrics import procrustes_align
+from evaluation.pose_alignment import procrustes_align
 
 #: The PHC metrics, in the order PHC prints them.
 PHC_METRIC_NAMES = ("mpjpe_g", "mpjpe_l", "mpjpe_pa", "accel_dist", "vel_dist")

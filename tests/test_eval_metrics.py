@@ -15,10 +15,10 @@ from evaluation.metrics import (
     body_position_error,
     failure_frame,
     motion_metrics,
-    procrustes_align,
     rotation_angle_error,
     summarize_motions,
 )
+from evaluation.pose_alignment import procrustes_align
 from evaluation.smoothness import DEFAULT_JERK_THRESHOLD, windowed_normalized_jerk
 from motion.rotations import quat_from_rotvec, quat_mul, quat_to_matrix
 
