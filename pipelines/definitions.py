@@ -14,6 +14,7 @@ for ``mimic train`` / ``mimic inference``, e.g. an IsaacGym Python 3.8), ``MIMIC
 
 import os
 import sys
+import warnings
 
 import dagster as dg
 
@@ -31,6 +32,14 @@ from pipelines.resources import (
     PathsResource,
     TrainingPythonResource,
 )
+
+# Dagster's own PipesSubprocessClient reads a preview-marked property of its message reader when
+# every session opens (dagster 1.13), so each training and evaluation run printed a
+# PreviewWarning about Dagster's internals that no user of this code location can act on.
+warnings.filterwarnings(
+    "ignore", message=r"Function `PipesMessageReader\.expected_writer_count` is currently in preview",
+    category=dg.PreviewWarning,
+)  # fmt: skip
 
 
 def amass_credentials_from_env() -> AmassCredentialsResource:

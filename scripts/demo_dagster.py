@@ -45,7 +45,7 @@ def main() -> int:
         ("evaluation_job", {}, {}),
     ]
     for name, options, run_config in runs:
-        job = defs.get_job_def(name)
+        job = defs.resolve_job_def(name)
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, run_config={**quiet, **run_config}, **options
         )
