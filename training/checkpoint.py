@@ -20,7 +20,8 @@ env_steps           env steps so far, all ranks together
 counters            other scalars (best_evaluated_score, eval_count, training_wall_seconds, …)
 model               name → state dict (the trainer: ``{"agent": PPOAgent.state_dict()}``,
                     optimisers included)
-config, config_hash the resolved config as a plain dict, and its sha256
+config              the resolved config as a plain dict
+config_hash         its sha256
 rank_states         one :class:`training.rank_state.RankState` per rank, index = rank
 motion_weights      (num_motions,) float sampling weights of the MotionLib, or None
 lineage             where the run came from (:mod:`training.lineage`)
