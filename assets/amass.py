@@ -3,7 +3,7 @@ to ``.motion`` files (``amass_motions``).
 
 Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.samples.fetch_sample_clips`,
 :func:`motion.batch_convert.convert_amass_tree`. Each materialisation records the md5 of its
-output folder (DVC's scheme, :mod:`assets.hashing`) as metadata and as its data version.
+output folder (DVC's scheme, :mod:`training.dvc_records`) as metadata and as its data version.
 """
 
 import json
@@ -14,7 +14,6 @@ import dagster as dg
 from pydantic import Field
 
 from assets.amass_sources import download_subset, require_clips, stage_local_subset
-from assets.hashing import output_md5
 from motion.amass import AMASS_SUBSETS
 from motion.batch_convert import convert_amass_tree
 from motion.conversion import CONVERTER_VERSION, ConversionParams
@@ -22,6 +21,7 @@ from motion.io_utils import atomic_write_text
 from motion.motion_config import split_of_subset
 from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
+from training.dvc_records import output_md5
 
 #: Partitions: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
 AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS])

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CHECKPOINT_SUFFIX = ".ckpt"
+from training.run_layout import CHECKPOINT_SUFFIX
 
 
 @dataclass(frozen=True, order=True)

@@ -16,10 +16,11 @@ import dagster as dg
 from pydantic import Field
 
 from assets.checkpoints import newest_checkpoint
-from assets.hashing import output_md5
 from assets.motionlibs import motionlib_test, motionlib_val
 from assets.policy import policy
 from pipelines.resources import PathsResource, TrainingPythonResource
+from training.dvc_records import output_md5
+from training.run_layout import PLOTS_DIR, RunDir
 
 #: the checkpoint config values that are not paths
 POLICY_CHECKPOINT, NEWEST_CHECKPOINT = "", "newest"
@@ -79,7 +80,7 @@ def split_metadata(split: str, out_dir: Path) -> dict[str, Any]:
     for name, value in summary["all"].items():
         if value is not None:
             metadata[f"{split}/{name}"] = float(value)
-    plots = {name: out_dir / "plots" / f"{name}.png" for name in PLOTS}
+    plots = {name: out_dir / PLOTS_DIR / f"{name}.png" for name in PLOTS}
     plots = {name: path for name, path in plots.items() if path.is_file()}
     for name, path in plots.items():
         metadata[f"{split}/plot_{name}"] = dg.MetadataValue.path(str(path))
@@ -121,7 +122,7 @@ def evaluation(
     checkpoint = resolve_checkpoint(context, config, paths)
     if not checkpoint.is_file():
         raise dg.Failure(f"checkpoint {checkpoint} does not exist")
-    root = checkpoint.parent / "eval" / f"dagster-{context.run.run_id[:8]}"
+    root = RunDir(checkpoint.parent).eval_root / f"dagster-{context.run.run_id[:8]}"
     metadata: dict[str, Any] = {"checkpoint": dg.MetadataValue.path(str(checkpoint))}
     metadata["checkpoint_md5"] = output_md5(checkpoint)
     for split in config.splits:

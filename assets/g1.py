@@ -24,9 +24,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from assets.hashing import output_md5
 from assets.motionlibs import motionlib_train
 from pipelines.resources import G1ModelResource, PathsResource
+from training.dvc_records import output_md5
 
 #: The SMPL split retargeted (see the module docstring).
 G1_SPLIT = "train"

@@ -14,10 +14,10 @@ import dagster as dg
 from pydantic import Field
 
 from assets.amass import amass_motions
-from assets.hashing import output_md5
 from motion.motion_config import MotionEntry, read_motion_config, write_motion_config
 from motion.motion_lib_packaging import PACKAGE_FORMAT_VERSION, package_motion_lib
 from pipelines.resources import PathsResource
+from training.dvc_records import output_md5
 
 #: asset name → split name (motion.motion_config.SPLITS).
 MOTIONLIB_SPLITS = {"motionlib_train": "train", "motionlib_val": "validation", "motionlib_test": "test"}

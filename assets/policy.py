@@ -26,6 +26,7 @@ from pydantic import Field
 
 from assets.motionlibs import motionlib_train
 from pipelines.resources import PathsResource, TrainingPythonResource
+from training.run_layout import RunDir
 
 #: How long the probe of the training interpreter may take (a cold conda env imports slowly).
 PROBE_TIMEOUT_S = 120
@@ -81,7 +82,7 @@ def policy(
     if not motion_file.is_file():
         raise dg.Failure(f"no train MotionLib at {motion_file}: materialise motionlib_train first")
     command = train_command(config, training_python, motion_file, paths.results_dir)
-    checkpoint = paths.results_dir / config.experiment_name / "last.ckpt"
+    checkpoint = RunDir.for_experiment(paths.results_dir, config.experiment_name).last_checkpoint
     launch = {"command": dg.MetadataValue.text(" ".join(command)), "python": training_python.python_executable}
     cwd = training_python.working_directory
     if not imports_dagster_pipes(training_python.python_executable, cwd):

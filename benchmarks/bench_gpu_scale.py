@@ -45,9 +45,9 @@ from bench_mimic_env import standing_library as synthetic_library  # noqa: E402 
 
 from training.baseline_agents import BaselineAgent  # noqa: E402
 from training.config import ExperimentConfig  # noqa: E402
+from training.envs.factory import make_env  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
 from training.ppo.agent import PPOAgent  # noqa: E402
-from training.trainer import make_env  # noqa: E402
 
 TARGET_ENV_STEPS_PER_S = 150_000  # full SMPL env at 8192 envs on one H100
 TARGET_TRAIN_OVER_ENV = 0.5  # training throughput within 2× of the env alone

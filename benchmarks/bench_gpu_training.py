@@ -29,6 +29,8 @@ from typing import Any, Dict, List
 
 import torch
 
+from training.run_layout import RunDir
+
 REPO = Path(__file__).resolve().parent.parent
 GRACE_SECONDS = 120  # after SIGTERM: the last epoch finishes its step, last.ckpt is written
 
@@ -90,15 +92,15 @@ def main() -> int:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=GRACE_SECONDS)
     wall = time.perf_counter() - started
-    run = results_dir / "gpu_training"
-    rows = evaluations(run / "metrics.csv") if (run / "metrics.csv").is_file() else []
+    run = RunDir.for_experiment(results_dir, "gpu_training")
+    rows = evaluations(run.metrics_csv) if run.metrics_csv.is_file() else []
     record = {
         "benchmark": "gpu_training",
         "command": command,
         "exit_status": process.returncode,
         "wall_seconds": round(wall, 1),
         "evaluations": rows,
-        "last_checkpoint": str(run / "last.ckpt") if (run / "last.ckpt").is_file() else None,
+        "last_checkpoint": str(run.last_checkpoint) if run.last_checkpoint.is_file() else None,
         "versions": versions(),
         "machine": machine(args.device if args.device != "auto" else "cuda"),
     }

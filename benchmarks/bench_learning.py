@@ -38,6 +38,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fixture_clips import fixture_motion_lib  # noqa: E402
 
+from training.run_layout import RunDir  # noqa: E402
+
 GRACE_SECONDS = 180  # after SIGTERM: the epoch finishes, last.ckpt is written
 POLL_SECONDS = 5.0
 
@@ -48,13 +50,14 @@ def evaluation_points(run: Path) -> List[Dict[str, Any]]:
     import pyarrow.parquet as pq
 
     wall_by_epoch: Dict[int, float] = {}
-    if (run / "metrics.csv").is_file():
-        with (run / "metrics.csv").open(newline="") as handle:
+    metrics = RunDir(run).metrics_csv
+    if metrics.is_file():
+        with metrics.open(newline="") as handle:
             for row in csv.DictReader(handle):
                 if row.get("wall_seconds"):
                     wall_by_epoch[int(row["epoch"])] = float(row["wall_seconds"])
     points = []
-    for summary_path in sorted((run / "eval").glob("*/summary.json")):
+    for summary_path in sorted(RunDir(run).eval_root.glob("*/summary.json")):
         summary = json.loads(summary_path.read_text())
         if "epoch" not in summary:  # a full-eval of a checkpoint, not a training-time evaluation
             continue
@@ -110,7 +113,7 @@ def train(args: argparse.Namespace, motion_file: Path) -> List[str]:
 
 
 def _last_wall_seconds(run: Path) -> float:
-    metrics = run / "metrics.csv"
+    metrics = RunDir(run).metrics_csv
     if not metrics.is_file():
         return 0.0
     last = ""
@@ -124,7 +127,7 @@ def final_full_eval(run: Path, num_envs: int) -> Dict[str, Any]:
     """``mimic inference --full-eval`` of ``run/last.ckpt``; its summary.json."""
     out = run / "final_full_eval"
     command = [
-        sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(run / "last.ckpt"), "--full-eval",
+        sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(RunDir(run).last_checkpoint), "--full-eval",
         "--num-envs", str(num_envs), "--headless", "--output-dir", str(out),
     ]  # fmt: skip
     subprocess.run(command, cwd=REPO, check=True)

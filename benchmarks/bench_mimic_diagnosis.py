@@ -36,9 +36,9 @@ from fixture_clips import fixture_motion_lib  # noqa: E402
 
 from motion.conversion import angular_velocity  # noqa: E402
 from training.baseline_agents import BaselineAgent  # noqa: E402
+from training.envs.factory import make_env  # noqa: E402
 from training.experiment_loader import load_experiment  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
-from training.trainer import make_env  # noqa: E402
 
 MAX_STEPS = 150
 MODES = {

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from evaluation.metrics import METRIC_NAMES
 from motion.errors import ResultsFileError
 from motion.io_utils import atomic_output, atomic_torch_save, atomic_write_text
+from training.run_layout import EVAL_DIR, PLOTS_DIR
 
 PathLike = Union[str, Path]
 
@@ -43,11 +44,9 @@ SUMMARY_JSON = "summary.json"
 PER_MOTION_PARQUET = "per_motion.parquet"
 FAILED_MOTIONS_TXT = "failed_motions.txt"
 PREDICTED_MOTIONLIB_PT = "predicted_motionlib.pt"
-PLOTS_DIR = "plots"
 ERROR_HISTOGRAM_PNG = "error_histogram.png"
 SUCCESS_BY_SUBSET_PNG = "success_by_subset.png"
 
-EVAL_DIR_NAME = "eval"
 _STAMP_FORMAT = "%Y%m%d-%H%M%S"
 _EVAL_DIR_PATTERN = re.compile(r"^(\d{8}-\d{6})(?:-(\d+))?$")
 _TYPE_WORDS = {int: "an int", str: "a str", bool: "a bool", float: "a float"}
@@ -69,7 +68,7 @@ def new_eval_dir(run_dir: PathLike, now: Optional[datetime] = None) -> Path:
     created exclusively, so two evaluators never share one.
     """
     stamp = (now or datetime.now()).strftime(_STAMP_FORMAT)
-    parent = Path(run_dir) / EVAL_DIR_NAME
+    parent = Path(run_dir) / EVAL_DIR
     parent.mkdir(parents=True, exist_ok=True)
     suffix = 0
     while True:
@@ -96,7 +95,7 @@ def latest_eval_dir(run_dir: PathLike) -> Optional[Path]:
     ``summary.json`` and ``per_motion.parquet`` (an evaluation that crashed half-way is skipped).
     Other directories under ``eval/`` are ignored.
     """
-    parent = Path(run_dir) / EVAL_DIR_NAME
+    parent = Path(run_dir) / EVAL_DIR
     if not parent.is_dir():
         return None
     found = []

@@ -46,11 +46,11 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
     with the command line's config flags (typed) and overrides applied; and the
     checkpoint payload (None for baselines)."""
+    from training.checkpoint import checkpoint_config, load_checkpoint
     from training.command_flags import INFERENCE_FLAGS, apply_flag_values
     from training.config import ExperimentConfig
     from training.experiment_loader import load_experiment
     from training.overrides import apply_overrides
-    from training.run_dir import checkpoint_config, load_checkpoint
 
     payload: Optional[Dict[str, Any]] = None
     if options.agent == "policy":
@@ -95,7 +95,7 @@ def output_dir_for(options: InferenceOptions, config: Any) -> Path:
 
 def run_inference(options: InferenceOptions) -> int:
     """The command's body; returns the exit status."""
-    from training.trainer import make_env
+    from training.envs.factory import make_env
 
     config, payload = build_inference_config(options)
     env, motion_md5 = make_env(config)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Union
 
 from motion.errors import ResultsFileError
+from training.run_layout import EVAL_DIR, METRICS_CSV, PLOTS_DIR, RunDir
 
 PathLike = Union[str, Path]
 
@@ -25,9 +26,7 @@ def write_report(run_dir: PathLike) -> List[Path]:
     """
     from evaluation.eval_outputs import (
         ERROR_HISTOGRAM_PNG,
-        EVAL_DIR_NAME,
         PER_MOTION_PARQUET,
-        PLOTS_DIR,
         SUCCESS_BY_SUBSET_PNG,
         SUMMARY_JSON,
         latest_eval_dir,
@@ -38,11 +37,12 @@ def write_report(run_dir: PathLike) -> List[Path]:
     root = Path(run_dir)
     if not root.is_dir():
         raise ResultsFileError(root, "run directory", "an existing directory", "no such directory")
-    metrics_csv = root / "metrics.csv"
+    run = RunDir(root)
+    metrics_csv = run.metrics_csv
     eval_dir = latest_eval_dir(root)
     if not metrics_csv.is_file() and eval_dir is None:
         expected = (
-            f"metrics.csv (written by mimic train) or {EVAL_DIR_NAME}/<YYYYmmdd-HHMMSS>/ "
+            f"{METRICS_CSV} (written by mimic train) or {EVAL_DIR}/<YYYYmmdd-HHMMSS>/ "
             f"with {SUMMARY_JSON} and {PER_MOTION_PARQUET} (written by an evaluation)"
         )
         contents = sorted(path.name for path in root.iterdir())
@@ -51,7 +51,7 @@ def write_report(run_dir: PathLike) -> List[Path]:
 
     written: List[Path] = []
     if metrics_csv.is_file():
-        written.append(plot_training_curves(metrics_csv, root / PLOTS_DIR / TRAINING_CURVES_PNG))
+        written.append(plot_training_curves(metrics_csv, run.plots / TRAINING_CURVES_PNG))
     if eval_dir is not None:
         rows = read_per_motion_table(eval_dir / PER_MOTION_PARQUET)
         written.append(plot_error_histogram(rows, eval_dir / PLOTS_DIR / ERROR_HISTOGRAM_PNG))

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_write_text, file_md5
+from motion.io_utils import atomic_write_text, file_digest
 
 PathLike = Union[str, Path]
 
@@ -269,7 +269,7 @@ def _finish(url: str, part: Path, dest: Path, size: int, resumed: bool, attempts
         found = "an HTML page" if _looks_like_html(head) else repr(head[:16])
         raise MotionDataError(f"{url} -> {dest}", "magic", f"a bzip2 archive starting with {BZIP2_MAGIC!r}", found)
     os.replace(part, dest)
-    return DownloadResult(dest, size, file_md5(dest), resumed, attempts)
+    return DownloadResult(dest, size, file_digest(dest, "md5"), resumed, attempts)
 
 
 # --- extraction ----------------------------------------------------------------------------
@@ -438,7 +438,7 @@ def download_subset(
     url = amass_archive_url(subset, model, base_url)
     archive = subset_archive_path(out_dir, subset, model)
     recorded = _recorded_md5(archive)
-    if recorded is not None and recorded == file_md5(archive):
+    if recorded is not None and recorded == file_digest(archive, "md5"):
         size, md5, downloaded, resumed, attempts = archive.stat().st_size, recorded, False, False, 0
     else:
         result = download_archive(url, credentials, archive, retries, backoff_s, timeout_s, sleep=sleep,

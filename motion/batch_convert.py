@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
 from motion.errors import MotionDataError, OutputWriteError
-from motion.io_utils import file_md5
+from motion.io_utils import file_digest
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, check_framerate
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
 from motion.motion_file import SMPL_SIZES, save_motion
@@ -169,7 +169,7 @@ def prefetch_chunk(jobs: Sequence[ConversionJob], params: ConversionParams, io: 
     Reading (zip + npy), and md5 above all, are half of the per-file cost and release the GIL,
     so they run beside the tensor maths and the writes of the previous chunk.
     """
-    return [(io.submit(_read_job, job, params), io.submit(file_md5, job.source)) for job in jobs]
+    return [(io.submit(_read_job, job, params), io.submit(file_digest, job.source, "md5")) for job in jobs]
 
 
 def convert_chunk(

@@ -235,17 +235,12 @@ def open_regular_file(path: PathLike, expected: str = "a regular file") -> Binar
         raise
 
 
-def file_md5(path: PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex md5 of a file's bytes (the same digest DVC records for a file)."""
-    digest = hashlib.md5()
-    with open_regular_file(path) as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def file_digest(path: PathLike, algorithm: str, chunk_size: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes with ``algorithm`` (a :func:`hashlib.new` name).
 
-
-def file_sha256(path: PathLike, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+    ``"md5"`` is the digest DVC records for a file; ``"sha256"`` pins downloads and experiment files.
+    """
+    digest = hashlib.new(algorithm)
     with open_regular_file(path) as handle:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)

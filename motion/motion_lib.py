@@ -349,7 +349,7 @@ def summarize_motion_lib(path: PathLike) -> Dict[str, Any]:
     Tensors are memory-mapped and only the per-motion tables are read, so this is cheap even
     for large files, apart from the file's md5 (one sequential read).
     """
-    from motion.io_utils import file_md5
+    from motion.io_utils import file_digest
 
     data = read_torch_dict(path, mmap=True)
     check_motion_lib_dict(data, path)
@@ -387,7 +387,7 @@ def summarize_motion_lib(path: PathLike) -> Dict[str, Any]:
         )
     return {
         "file": str(path),
-        "md5": file_md5(path),
+        "md5": file_digest(path, "md5"),
         "size_bytes": Path(path).stat().st_size,
         "made_by": "mimicflow" if metadata else "unknown (no mimicflow metadata, e.g. ProtoMotions)",
         "format_version": metadata.get("format_version"),

@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, file_md5
+from motion.io_utils import atomic_torch_save, file_digest
 from motion.motion_file import (
     METADATA_KEY,
     MOTION_FIELDS,
@@ -269,7 +269,7 @@ def _check_shared_metadata(item: _Sized, shared: Mapping[str, Any]) -> None:
 def _copy_motion(item: _Sized, out: Dict[str, torch.Tensor], start: int, expected_from: str) -> str:
     """Copy one motion into ``out[key][start:start + n]``, validate it there; return its file md5."""
     path = item.source.path
-    md5 = file_md5(path)
+    md5 = file_digest(path, "md5")
     motion = read_torch_dict(path, mmap=True)
     num_frames = check_motion_shape(motion, path, item.sizes, expected_from).num_frames
     fps = motion_fps(motion, path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_output, file_sha256
+from motion.io_utils import atomic_output, file_digest
 
 PathLike = Union[str, Path]
 
@@ -120,7 +120,7 @@ def fetch_sample(
     """
     target = Path(out_dir) / clip.local_name
     url = clip.url(base_url)
-    if target.is_file() and file_sha256(target) == clip.sha256:
+    if target.is_file() and file_digest(target, "sha256") == clip.sha256:
         return FetchedSample(target, url, downloaded=False)
     last_error: Optional[BaseException] = None
     for attempt in range(retries + 1):
@@ -154,12 +154,12 @@ def copy_sample_clips(out_dir: PathLike, source_dir: PathLike) -> List[FetchedSa
     for clip in SAMPLE_CLIPS:
         source = Path(source_dir) / clip.local_name
         target = subset_dir / clip.local_name
-        if target.is_file() and file_sha256(target) == clip.sha256:
+        if target.is_file() and file_digest(target, "sha256") == clip.sha256:
             copied.append(FetchedSample(target, str(source), downloaded=False))
             continue
         if not source.is_file():
             raise MotionDataError(source, "file", f"the AMASS sample clip {clip.local_name}", "no such file")
-        found = file_sha256(source)
+        found = file_digest(source, "sha256")
         if found != clip.sha256:
             raise MotionDataError(source, "sha256", clip.sha256, found)
         with atomic_output(target) as handle, source.open("rb") as original:

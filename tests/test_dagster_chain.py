@@ -27,7 +27,7 @@ from pipelines.resources import PathsResource
 
 
 def _dvc_dir_md5(root: Path) -> str:
-    """DVC 3's directory hash, written out independently of assets.hashing."""
+    """DVC 3's directory hash, written out independently of training.dvc_records."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
     manifest = [
         {"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.relative_to(root).as_posix()} for p in files

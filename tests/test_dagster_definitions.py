@@ -16,10 +16,10 @@ import pytest
 
 from assets.checkpoints import CheckpointStamp
 from assets.evaluation import evaluation
-from assets.hashing import directory_md5, output_md5
 from pipelines.automation import JOBS, make_nightly_evaluation_schedule, new_checkpoint_evaluation
 from pipelines.definitions import defs
 from pipelines.resources import PathsResource
+from training.dvc_records import directory_md5, output_md5
 
 ASSET_NAMES = {
     "amass_archives", "amass_motions", "motionlib_train", "motionlib_val", "motionlib_test", "policy",

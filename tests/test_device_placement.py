@@ -18,9 +18,10 @@ from training.baseline_agents import BaselineAgent
 from training.command_flags import flag_by_dest
 from training.config import ExperimentConfig
 from training.devices import resolve_device
+from training.envs.factory import make_env
 from training.overrides import apply_overrides
 from training.ppo.agent import PPOAgent
-from training.trainer import TrainOptions, build_config, make_env
+from training.trainer import TrainOptions, build_config
 
 SMALL_AGENT = ["agent.num_steps=4", "agent.batch_size=8", "agent.actor_units=[32]", "agent.critic_units=[32]"]
 SMALL_TERRAIN = [

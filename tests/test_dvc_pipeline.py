@@ -33,7 +33,7 @@ import torch
 import yaml
 from loopback_http import StaticFileServer
 
-from motion.io_utils import file_sha256
+from motion.io_utils import file_digest
 from motion.motion_file import load_motion
 from motion.samples import SAMPLE_CLIPS
 
@@ -197,7 +197,7 @@ def test_first_repro_runs_every_stage_in_order(pipeline: SimpleNamespace) -> Non
     # fetch@samples downloaded the three clips from the loopback server, checked against the pins.
     assert sorted(pipeline.server.requests) == sorted("/" + clip.url_path for clip in SAMPLE_CLIPS)
     for clip in SAMPLE_CLIPS:
-        assert file_sha256(root / "data" / "amass" / "samples" / clip.local_name) == clip.sha256
+        assert file_digest(root / "data" / "amass" / "samples" / clip.local_name, "sha256") == clip.sha256
     # convert@<subset> labelled every clip with its subset folder's name (SFU, not 0005), so
     # package@<split> put the sample clips in train and the SFU clip in validation. The joined
     # YAMLs list them relative to data/motions (<subset folder>/<subset>/<path>.motion).
@@ -215,7 +215,7 @@ def test_first_repro_runs_every_stage_in_order(pipeline: SimpleNamespace) -> Non
     # train: the tiny budget (1 epoch of 4 envs x 8 steps) from params.yaml reached mimic train.
     run = root / "results" / RUN_NAME
     checkpoint = torch.load(run / "last.ckpt", weights_only=True)
-    assert checkpoint["epoch"] == 1 and checkpoint["step_count"] == STEPS_PER_EPOCH
+    assert checkpoint["epoch"] == 1 and checkpoint["env_steps"] == STEPS_PER_EPOCH
     assert checkpoint["config"]["agent"]["actor_units"] == [64, 64]
     assert _csv_epochs(run / "metrics.csv") == ["1"]
     # evaluate: every motion of the MotionLib, for max-frames frames each.
@@ -301,7 +301,7 @@ def test_more_epochs_resume_training_then_reevaluate(pipeline: SimpleNamespace) 
     # persist: true kept last.ckpt and metrics.csv, so mimic train resumed rather than restarted.
     assert "resuming from" in output
     checkpoint = torch.load(run / "last.ckpt", weights_only=True)
-    assert checkpoint["epoch"] == before + 1 and checkpoint["step_count"] == (before + 1) * STEPS_PER_EPOCH
+    assert checkpoint["epoch"] == before + 1 and checkpoint["env_steps"] == (before + 1) * STEPS_PER_EPOCH
     assert _csv_epochs(run / "metrics.csv") == [str(epoch) for epoch in range(1, before + 2)]
     assert json.loads((run / "eval" / "dvc" / "summary.json").read_text())["epoch"] == before + 1
     assert _outdated_stages(pipeline) == set()

@@ -29,7 +29,7 @@ from evaluation.plots import (
 )
 from mimic.cli import main
 from motion.errors import ResultsFileError
-from training.run_dir import MetricsCSV
+from training.metrics_csv import MetricsCSV
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -18,8 +18,8 @@ from motion.batch_convert import convert_amass_tree
 from motion.motion_lib import MotionLib
 from training.baseline_agents import BaselineAgent
 from training.config import ExperimentConfig
+from training.envs.factory import make_env
 from training.overrides import apply_overrides
-from training.trainer import make_env
 
 
 @pytest.fixture(scope="module")

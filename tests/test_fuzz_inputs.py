@@ -41,7 +41,7 @@ from motion.motion_file import MOTION_FIELDS, SMPL_SIZES, load_motion, save_moti
 from motion.motion_lib import MotionLib, summarize_motion_lib
 from motion.motion_lib_packaging import build_motion_lib, find_motion_sources, package_motion_lib
 from motion.synthetic import random_motion
-from training.run_dir import load_checkpoint
+from training.checkpoint import load_checkpoint
 
 MAX_EXAMPLES = int(os.environ.get("MIMIC_FUZZ_EXAMPLES", "60"))
 DEADLINE = timedelta(seconds=5)
@@ -297,15 +297,14 @@ def test_generated_motion_libraries(library_dict: Dict[str, Any], data: Any) -> 
 def test_generated_checkpoints(data: Any) -> None:
     actor = torch.nn.Linear(3, 2).state_dict()
     payload: Dict[str, Any] = {
-        "format_version": 1,
+        "format_version": 2,
         "epoch": 3,
-        "step_count": 96,
+        "env_steps": 96,
         "counters": {"best_evaluated_score": -math.inf},
         "model": {"agent": {"actor": actor, "critic": torch.nn.Linear(3, 1).state_dict(), "epoch": 3}},
-        "optimizers": {},
         "config": {"num_envs": 4},
         "config_hash": "ab",
-        "rng_states": [{"torch": torch.get_rng_state()}],
+        "rank_states": [{"rng": {"torch": torch.get_rng_state()}}],
         "motion_weights": torch.ones(3),
         "lineage": {},
         "extra": {},
@@ -325,4 +324,4 @@ def test_generated_checkpoints(data: Any) -> None:
             assert_named(error, path)
             return
         event("loaded")
-        assert loaded["format_version"] == 1
+        assert loaded["format_version"] == 2

@@ -36,7 +36,7 @@ def g1_env_var(g1_xml, monkeypatch):
 
 
 def _env(motion_file, num_envs=1, overrides=()):
-    from training.trainer import make_env
+    from training.envs.factory import make_env
 
     items = [f"motion_file={motion_file}", f"num_envs={num_envs}", "robot_name=g1", *overrides]
     env, _ = make_env(apply_overrides(ExperimentConfig(), items), threads=1)

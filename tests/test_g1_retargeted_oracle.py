@@ -43,7 +43,7 @@ def retargeted_standing(synthetic_motion_lib, g1_xml, tmp_path_factory):
 
 
 def _env(motion_file, overrides=()):
-    from training.trainer import make_env
+    from training.envs.factory import make_env
 
     items = [f"motion_file={motion_file}", "num_envs=1", "robot_name=g1", *overrides]
     env, _ = make_env(apply_overrides(ExperimentConfig(), items), threads=1)

@@ -15,7 +15,7 @@ from motion.io_utils import (
     atomic_output,
     atomic_torch_save,
     atomic_write_text,
-    file_md5,
+    file_digest,
     raw_opener,
     regular_file_problem,
     write_errors_named,
@@ -39,7 +39,7 @@ def test_written_file_has_umask_permissions_and_md5(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
-    assert file_md5(target) == "900150983cd24fb0d6963f7d28e17f72"  # md5("abc")
+    assert file_digest(target, "md5") == "900150983cd24fb0d6963f7d28e17f72"  # md5("abc")
 
 
 # --- write errors the user must fix: one OutputWriteError naming the output, nothing partial ---
@@ -131,12 +131,12 @@ def test_only_regular_files_are_opened(tmp_path):
     os.mkfifo(fifo)
     for path in (fifo, tmp_path):
         with pytest.raises(MotionDataError) as caught:
-            returns_within(10.0, lambda path=path: file_md5(path), fifo)
+            returns_within(10.0, lambda path=path: file_digest(path, "md5"), fifo)
         assert caught.value.field == "<file>" and "not a regular file" in caught.value.found
     with pytest.raises(MotionDataError, match="a character device"):
-        file_md5("/dev/zero")  # endless: would never finish hashing
+        file_digest("/dev/zero", "md5")  # endless: would never finish hashing
     with pytest.raises(FileNotFoundError):
-        file_md5(tmp_path / "missing")
+        file_digest(tmp_path / "missing", "md5")
     assert regular_file_problem(fifo) == "a FIFO (named pipe), not a regular file"
     assert regular_file_problem(tmp_path / "missing") == "no such file"
     os.symlink("loop", tmp_path / "loop")

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from training.checkpoint import check_plain_data
 from training.config import ExperimentConfig
-from training.lineage_check import LineageCheck, LineageReport, dvc_recorded_md5, render_tree, verify_lineage
+from training.dvc_records import dvc_recorded_md5
+from training.lineage_check import LineageCheck, LineageReport, verify_lineage
+from training.lineage_tree import render_tree
 from training.overrides import config_from_dict, config_hash
-from training.run_dir import check_plain_data
 
 SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
 NAMES = [
@@ -278,12 +280,12 @@ def test_tree_lists_ten_motions_and_every_failing_one():
 def test_absolute_paths_of_a_moved_checkout_are_found_relative_to_the_new_one(tmp_path):
     """A run records absolute paths inside its working directory; cloned elsewhere, the same
     files are looked for at the same place below the other bases (e.g. the current folder)."""
-    from training.lineage_check import _locate
+    from training.lineage_files import locate_recorded
 
     (tmp_path / "training").mkdir()
     (tmp_path / "training" / "exp.py").write_text("x = 1\n")
     gone = tmp_path / "gone-checkout"
-    found = _locate(str(gone / "training" / "exp.py"), [gone, tmp_path])
+    found = locate_recorded(str(gone / "training" / "exp.py"), [gone, tmp_path])
     assert found == tmp_path / "training" / "exp.py"
     # Outside the old working directory nothing is guessed: the recorded path stays as it was.
-    assert _locate("/elsewhere/exp.py", [gone, tmp_path]) == Path("/elsewhere/exp.py")
+    assert locate_recorded("/elsewhere/exp.py", [gone, tmp_path]) == Path("/elsewhere/exp.py")

@@ -9,8 +9,8 @@ from motion.batch_convert import convert_amass_tree
 from motion.motion_lib_packaging import package_motion_lib
 from training.baseline_run import run_baseline
 from training.config import ExperimentConfig
+from training.envs.factory import make_env
 from training.overrides import apply_overrides
-from training.trainer import make_env
 
 
 @pytest.fixture(scope="module")

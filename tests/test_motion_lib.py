@@ -16,7 +16,7 @@ import yaml
 
 from mimic.cli import main as mimic_main
 from motion.errors import MotionDataError
-from motion.io_utils import file_md5
+from motion.io_utils import file_digest
 from motion.motion_file import save_motion
 from motion.motion_lib import MotionLib
 from motion.motion_lib_packaging import MotionPackagingError, build_motion_lib, find_motion_sources, package_motion_lib
@@ -105,7 +105,7 @@ def test_packaged_file_layout_and_metadata(tmp_path: Path, three_motions: List[P
     assert torch.equal(data["contacts"][23:30], second["rigid_body_contacts"])
     meta = data["mimicflow"]
     assert meta["format_version"] == 1 and meta["created_by"].startswith("mimicflow")
-    assert meta["motion_md5"] == [file_md5(p) for p in three_motions]
+    assert meta["motion_md5"] == [file_digest(p, "md5") for p in three_motions]
     assert meta["source_md5"] == [f"{seed:032x}" for seed in range(3)]
     assert meta["fps"] == [30, 60, 25]
     assert meta["conversion"] == [{"output_fps": 30}, {"output_fps": 60}, {"output_fps": 25}]
@@ -244,14 +244,14 @@ def test_info_command_reports_counts_and_hashes(tmp_path: Path, three_motions: L
     package_motion_lib(three_motions, output)
     assert mimic_main(["motionlib", "info", str(output), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["md5"] == file_md5(output) and info["num_motions"] == 3 and info["num_frames"] == 70
+    assert info["md5"] == file_digest(output, "md5") and info["num_motions"] == 3 and info["num_frames"] == 70
     assert info["total_duration_s"] == pytest.approx(22 / 30 + 6 / 60 + 39 / 25, abs=1e-5)
     assert [m["fps"] for m in info["motions"]] == [30, 60, 25]
     assert [m["source_md5"] for m in info["motions"]] == [f"{seed:032x}" for seed in range(3)]
-    assert [m["md5"] for m in info["motions"]] == [file_md5(p) for p in three_motions]
+    assert [m["md5"] for m in info["motions"]] == [file_digest(p, "md5") for p in three_motions]
     assert mimic_main(["motionlib", "info", str(output)]) == 0
     text = capsys.readouterr().out
-    assert file_md5(output) in text and "motions: 3" in text and str(three_motions[2]) in text
+    assert file_digest(output, "md5") in text and "motions: 3" in text and str(three_motions[2]) in text
 
 
 # --- shards ------------------------------------------------------------------------------------

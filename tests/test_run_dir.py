@@ -1,4 +1,6 @@
-"""Run directory: checkpoints (weights_only, atomic), RNG capture, metrics.csv, resolved config, resume rule."""
+"""Run directory: paths and cadence, checkpoints (weights_only, atomic), RNG capture, metrics.csv,
+resolved config, resume rule (training/run_layout.py, checkpoint.py, rank_state.py, metrics_csv.py,
+resolved_config.py, start_mode.py)."""
 
 from __future__ import annotations
 
@@ -19,27 +21,16 @@ from write_faults import LimitedDisk, denied, small_filesystem
 
 from motion.errors import MotionDataError, OutputWriteError
 from motion.io_utils import raw_opener
+from training.checkpoint import check_plain_data, checkpoint_config, load_checkpoint, make_checkpoint, save_checkpoint
 from training.config import ExperimentConfig
+from training.experiment_loader import copy_experiment_file
+from training.lineage import make_lineage
+from training.metrics_csv import MetricsCSV
 from training.overrides import apply_overrides, config_hash
-from training.run_dir import (
-    MetricsCSV,
-    RunDir,
-    StartKind,
-    capture_rng_state,
-    check_plain_data,
-    checkpoint_config,
-    decide_start,
-    load_checkpoint,
-    make_checkpoint,
-    make_lineage,
-    read_resolved_config,
-    restore_rng_state,
-    resume_config,
-    save_checkpoint,
-    should_save_epoch,
-    should_save_last,
-    write_resolved_config,
-)
+from training.rank_state import capture_rng_state, restore_rng_state
+from training.resolved_config import read_resolved_config, write_resolved_config
+from training.run_layout import RunDir, should_save_epoch, should_save_last
+from training.start_mode import StartKind, decide_start, resume_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,7 +75,7 @@ def test_epoch_checkpoints_sorted_numerically(tmp_path: Path) -> None:
 
 def test_copy_experiment_file(tmp_path: Path) -> None:
     source = REPO_ROOT / "training" / "experiments" / "mimic" / "mlp.py"
-    copied = RunDir(tmp_path / "run").copy_experiment_file(source)
+    copied = copy_experiment_file(source, RunDir(tmp_path / "run").experiment_copy)
     assert copied.read_bytes() == source.read_bytes()
 
 
@@ -97,15 +88,26 @@ def test_cadence() -> None:
 # --- checkpoints ----------------------------------------------------------------------------
 
 
+def rank_state() -> Dict:
+    """One rank's record as the trainer saves it, for a backend that cannot save its physics."""
+    generator = torch.Generator().manual_seed(5)
+    return {"rng": capture_rng_state(), "agent_generator": generator.get_state(),
+            "env_generator": generator.get_state(), "env": None, "rollout": None}  # fmt: skip
+
+
 def make_real_checkpoint(actor, critic, actor_opt, critic_opt, epoch: int) -> Dict:
     config = apply_overrides(ExperimentConfig(), ["agent.actor_units=[8]", "num_envs=4"])
     return make_checkpoint(
         epoch=epoch,
-        step_count=epoch * 4 * 32,
-        models={"actor": actor.state_dict(), "critic": critic.state_dict()},
-        optimizers={"actor": actor_opt.state_dict(), "critic": critic_opt.state_dict()},
+        env_steps=epoch * 4 * 32,
+        models={
+            "actor": actor.state_dict(),
+            "critic": critic.state_dict(),
+            "actor_optimizer": actor_opt.state_dict(),
+            "critic_optimizer": critic_opt.state_dict(),
+        },
         config=config,
-        rng_states=[capture_rng_state()],
+        rank_states=[rank_state()],
         motion_weights=torch.tensor([0.5, 0.25, 0.25]),
         counters={"best_evaluated_score": 0.75, "eval_count": 2},
         lineage={"experiment_sha256": "ab" * 32, "overrides": ["num_envs=4"]},
@@ -125,7 +127,7 @@ def test_checkpoint_round_trip_resumes_training_exactly(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temp file left behind
 
     payload = load_checkpoint(path)
-    assert (payload["epoch"], payload["step_count"]) == (30, 3840)
+    assert (payload["epoch"], payload["env_steps"]) == (30, 3840)
     assert payload["counters"] == {"best_evaluated_score": 0.75, "eval_count": 2}
     assert torch.equal(payload["motion_weights"], torch.tensor([0.5, 0.25, 0.25]))
     config = checkpoint_config(payload, ExperimentConfig)
@@ -137,7 +139,7 @@ def test_checkpoint_round_trip_resumes_training_exactly(tmp_path: Path) -> None:
     actor2 = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     actor2_opt = torch.optim.Adam(actor2.parameters(), 1e-3)
     actor2.load_state_dict(payload["model"]["actor"])
-    actor2_opt.load_state_dict(payload["optimizers"]["actor"])
+    actor2_opt.load_state_dict(payload["model"]["actor_optimizer"])
     assert actor2_opt.param_groups[0]["lr"] == 1e-2
     adam_step(actor, actor_opt, obs)
     adam_step(actor2, actor2_opt, obs)
@@ -160,8 +162,8 @@ def test_non_plain_payload_is_refused_before_writing(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"lineage\['file'\]: pathlib"):
         make_lineage(file=Path("x"))
     with pytest.raises(TypeError, match="counter 'eval_count' must be an int or float, found str"):
-        make_checkpoint(epoch=0, step_count=0, models={}, optimizers={}, config=ExperimentConfig(),
-                        rng_states=[], counters={"eval_count": "2"})  # fmt: skip
+        make_checkpoint(epoch=0, env_steps=0, models={}, config=ExperimentConfig(),
+                        rank_states=[], counters={"eval_count": "2"})  # fmt: skip
 
 
 def test_check_plain_data_accepts_what_weights_only_loads(tmp_path: Path) -> None:
@@ -188,7 +190,7 @@ def test_load_checkpoint_errors(tmp_path: Path) -> None:
         load_checkpoint(truncated)
     old = tmp_path / "old.ckpt"
     torch.save({"model": {}}, old)
-    with pytest.raises(MotionDataError, match="field 'format_version': expected 1, found None"):
+    with pytest.raises(MotionDataError, match="field 'format_version': expected 1 or 2, found None"):
         load_checkpoint(old)
 
 
@@ -214,8 +216,8 @@ def test_rng_restore_reproduces_draws(tmp_path: Path, through_checkpoint: bool) 
     assert state["numpy"]["has_gauss"] == 1 and state["python"]["gauss_next"] is not None
     expected = draws()
     if through_checkpoint:
-        save_checkpoint(tmp_path / "rng.ckpt", {"format_version": 1, "rng_states": [state]})
-        state = load_checkpoint(tmp_path / "rng.ckpt")["rng_states"][0]
+        save_checkpoint(tmp_path / "rng.ckpt", {"format_version": 2, "rank_states": [{"rng": state}]})
+        state = load_checkpoint(tmp_path / "rng.ckpt")["rank_states"][0]["rng"]
     draws()  # move every generator on
     torch.manual_seed(11)
     np.random.seed(12)
@@ -290,11 +292,12 @@ def test_metrics_csv_drops_a_partial_last_line(tmp_path: Path) -> None:
 def test_resolved_config_round_trip(tmp_path: Path) -> None:
     config = apply_overrides(ExperimentConfig(), ["agent.num_mini_epochs=4", "env.terrain.kind=complex"])
     run = RunDir(tmp_path / "run")
-    path = run.write_resolved_config(config)
+    path = run.resolved_config
+    write_resolved_config(path, config)
     text = path.read_text()
     assert text.startswith(f"# config_hash: {config_hash(config)}\n")
     assert "min_value: -.inf" in text  # YAML spelling of -inf, read back as a float
-    assert run.read_resolved_config(ExperimentConfig) == config
+    assert read_resolved_config(run.resolved_config, ExperimentConfig) == config
 
 
 def test_bad_resolved_config_names_the_file(tmp_path: Path) -> None:
@@ -412,7 +415,7 @@ def test_hostile_checkpoints_are_named_not_crashed_on(tmp_path: Path) -> None:
         (dict(good, model={"actor": {"mu": {"bias": torch.tensor([math.inf])}}}), "model.actor.mu.bias", "NaN or inf"),
         (dict(good, epoch="ten"), "epoch", "str"),
         (dict(good, epoch=-3), "epoch", "-3"),
-        (dict(good, rng_states={"not": "a list"}), "rng_states", "dict"),
+        (dict(good, rank_states={"not": "a list"}), "rank_states", "dict"),
         (dict(good, motion_weights=torch.tensor([1.0, math.nan])), "motion_weights", "torch.float32"),
     ]
     for index, (payload, field, found) in enumerate(cases):

@@ -14,7 +14,7 @@ from loopback_http import StaticFileServer
 
 from mimic.commands import amass_data
 from motion.errors import MotionDataError
-from motion.io_utils import file_sha256
+from motion.io_utils import file_digest
 from motion.samples import (
     SAMPLE_CLIPS,
     SampleDownloadError,
@@ -51,7 +51,7 @@ def served(amass_dir: Path, tmp_path: Path) -> Iterator[Tuple[_Server, Path]]:
 def test_pins_match_the_fixture_clips(amass_dir: Path) -> None:
     for clip in SAMPLE_CLIPS:
         path = amass_dir / clip.local_name
-        assert file_sha256(path) == clip.sha256 and path.stat().st_size == clip.size
+        assert file_digest(path, "sha256") == clip.sha256 and path.stat().st_size == clip.size
     urls = [clip.url() for clip in SAMPLE_CLIPS]
     assert urls[0] == (
         "https://raw.githubusercontent.com/nghorbani/amass/master/support_data/github_data/amass_sample.npz"
@@ -68,7 +68,7 @@ def test_fetch_then_rerun_skips(served: Tuple[_Server, Path], tmp_path: Path) ->
     assert [f.path.name for f in fetched] == [c.local_name for c in SAMPLE_CLIPS]
     assert all(f.downloaded and f.path.parent == out / "samples" for f in fetched)
     for clip, sample in zip(SAMPLE_CLIPS, fetched):
-        assert file_sha256(sample.path) == clip.sha256
+        assert file_digest(sample.path, "sha256") == clip.sha256
         assert sample.url == server.base_url.rstrip("/") + "/" + clip.url_path
     assert sorted(server.requests) == sorted("/" + c.url_path for c in SAMPLE_CLIPS)
     assert sorted(p.name for p in (out / "samples").iterdir()) == sorted(c.local_name for c in SAMPLE_CLIPS)
@@ -84,7 +84,7 @@ def test_damaged_local_copy_is_replaced(served: Tuple[_Server, Path], tmp_path: 
     stale = tmp_path / clip.local_name
     stale.write_bytes(b"half a download")
     result = fetch_sample(clip, tmp_path, base_url=server.base_url, **FAST)
-    assert result.downloaded and file_sha256(stale) == clip.sha256
+    assert result.downloaded and file_digest(stale, "sha256") == clip.sha256
 
 
 def test_tampered_file_is_rejected_and_not_kept(served: Tuple[_Server, Path], tmp_path: Path) -> None:
@@ -171,7 +171,7 @@ def test_samples_from_a_local_folder_are_checked_and_copied(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all("  copied  <- " in line for line in lines)
     for clip in SAMPLE_CLIPS:
-        assert file_sha256(tmp_path / "amass" / "samples" / clip.local_name) == clip.sha256
+        assert file_digest(tmp_path / "amass" / "samples" / clip.local_name, "sha256") == clip.sha256
     assert args.handler(args) == 0
     assert all("already present" in line for line in capsys.readouterr().out.splitlines())
 
@@ -182,7 +182,7 @@ def test_samples_from_a_local_folder_are_checked_and_copied(
         handle.write(b"x")
     with pytest.raises(MotionDataError, match=f"{name}.*sha256.*{SAMPLE_CLIPS[1].sha256}") as caught:
         copy_sample_clips(tmp_path / "out", tampered)
-    assert caught.value.found == file_sha256(tampered / name)
+    assert caught.value.found == file_digest(tampered / name, "sha256")
     assert not (tmp_path / "out" / "samples" / name).exists()  # nothing written for a bad clip
     (tampered / name).unlink()
     with pytest.raises(MotionDataError, match="no such file"):

@@ -46,7 +46,7 @@ def test_run_directory_and_resume(repo_root, motion_file, tmp_path):
     ):  # fmt: skip
         assert name in rows[0], name
     checkpoint = torch.load(run / "last.ckpt", weights_only=True)
-    assert checkpoint["epoch"] == 2 and checkpoint["step_count"] == 2 * 4 * 8
+    assert checkpoint["epoch"] == 2 and checkpoint["env_steps"] == 2 * 4 * 8
     assert checkpoint["lineage"]["motion_file_md5"] and checkpoint["config"]["agent"]["actor_units"] == [64, 64]
     assert "epoch   " in first.stdout and "env-steps/s" in first.stdout
 
@@ -55,7 +55,7 @@ def test_run_directory_and_resume(repo_root, motion_file, tmp_path):
     assert second.returncode == 0, second.stderr
     assert "resuming from" in second.stdout
     resumed = torch.load(run / "last.ckpt", weights_only=True)
-    assert resumed["epoch"] == 3 and resumed["step_count"] == 3 * 4 * 8
+    assert resumed["epoch"] == 3 and resumed["env_steps"] == 3 * 4 * 8
     assert [row["epoch"] for row in _rows(run / "metrics.csv")] == ["1", "2", "3"]
     # Weights moved on from the checkpoint it resumed from (training really continued).
     before, after = checkpoint["model"]["agent"]["actor"], resumed["model"]["agent"]["actor"]
@@ -73,8 +73,8 @@ def test_two_ranks_train_together(repo_root, motion_file, tmp_path):
     assert result.returncode == 0, result.stderr
     checkpoint = torch.load(tmp_path / "ranks" / "last.ckpt", weights_only=True)
     # Both ranks' environment steps are counted, and both ranks' RNG states are kept.
-    assert checkpoint["step_count"] == 2 * 2 * 4 * 8
-    assert len(checkpoint["rng_states"]) == 2
+    assert checkpoint["env_steps"] == 2 * 2 * 4 * 8
+    assert len(checkpoint["rank_states"]) == 2
 
 
 def test_oracle_agent_from_the_command_line(repo_root, motion_file, tmp_path):

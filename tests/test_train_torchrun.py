@@ -39,8 +39,8 @@ def test_torchrun_two_ranks_one_run_directory(repo_root, synthetic_motion_lib, t
     assert len(rows) == 1 + 2
     checkpoint = torch.load(results / "tr" / "last.ckpt", weights_only=True)
     # 2 epochs x 2 ranks x 4 envs x 8 steps, counted over both ranks.
-    assert checkpoint["epoch"] == 2 and checkpoint["step_count"] == 2 * 2 * 4 * 8
-    states = checkpoint["rng_states"]
+    assert checkpoint["epoch"] == 2 and checkpoint["env_steps"] == 2 * 2 * 4 * 8
+    states = checkpoint["rank_states"]
     assert len(states) == 2
     # Seeds by global rank: the two ranks' motion-sampling streams differ ...
     assert not torch.equal(states[0]["env_generator"], states[1]["env_generator"])

@@ -57,7 +57,8 @@ def run_baseline(env: MimicEnv, kind: str, seconds: float, motion_ids: Optional[
 
 
 def run_baseline_command(options, kind: str, seconds: float) -> int:  # noqa: ANN001 - TrainOptions
-    from training.trainer import build_config, make_env
+    from training.envs.factory import make_env
+    from training.trainer import build_config
 
     config = build_config(options)
     config.env.init_start_prob = 1.0  # every motion from its start, like an evaluation

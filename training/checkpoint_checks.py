@@ -1,4 +1,4 @@
-"""Checks on a loaded checkpoint payload (:func:`training.run_dir.load_checkpoint`): cheap ones, so a
+"""Checks on a loaded checkpoint payload (:func:`training.checkpoint.load_checkpoint`): cheap ones, so a
 broken or hand-made file is one :class:`motion.errors.MotionDataError` naming the file and the
 field instead of a KeyError or NaN actions later."""
 
@@ -18,13 +18,12 @@ PathLike = Union[str, Path]
 #: payloads may lack some; the readers of each key say so themselves).
 _PAYLOAD_TYPES: Dict[str, Tuple[type, ...]] = {
     "epoch": (int,),
-    "step_count": (int,),
+    "env_steps": (int,),
     "counters": (dict,),
     "model": (dict,),
-    "optimizers": (dict,),
     "config": (dict,),
     "config_hash": (str,),
-    "rng_states": (list,),
+    "rank_states": (list,),
     "motion_weights": (torch.Tensor, type(None)),
     "lineage": (dict,),
     "extra": (dict,),
@@ -35,14 +34,23 @@ _PAYLOAD_TYPES: Dict[str, Tuple[type, ...]] = {
 _WEIGHT_STATES = ("actor", "critic")
 
 
-def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None:
-    """Top-level types (of the keys present), counts ≥ 0, finite motion weights and network weights."""
-    for key, types in _PAYLOAD_TYPES.items():
+def check_types(payload: Mapping[str, Any], types_by_key: Mapping[str, Tuple[type, ...]], path: PathLike) -> None:
+    """Each key of ``types_by_key`` present in ``payload`` has one of its types (a bool is no int)."""
+    for key, types in types_by_key.items():
         value = payload.get(key)
         if key in payload and (not isinstance(value, types) or isinstance(value, bool)):
             names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
             raise MotionDataError(path, key, names, type(value).__name__)
-    for key in ("epoch", "step_count"):
+
+
+def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None:
+    """Top-level types (of the keys present), one dict per rank, counts ≥ 0, finite motion
+    weights and network weights."""
+    check_types(payload, _PAYLOAD_TYPES, path)
+    for index, state in enumerate(payload.get("rank_states") or []):
+        if not isinstance(state, dict):
+            raise MotionDataError(path, f"rank_states[{index}]", "a dict of one rank's states", type(state).__name__)
+    for key in ("epoch", "env_steps"):
         if payload.get(key, 0) < 0:
             raise MotionDataError(path, key, "a count ≥ 0", repr(payload[key]))
     weights = payload.get("motion_weights")

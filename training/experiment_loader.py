@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Union
 
 from motion.errors import ConfigError
-from motion.io_utils import file_sha256
+from motion.io_utils import atomic_output, file_digest
 from training.config import ExperimentConfig
 
 PathLike = Union[str, Path]
@@ -73,4 +74,11 @@ def load_experiment(path: PathLike) -> ExperimentConfig:
 
 def experiment_file_hash(path: PathLike) -> str:
     """sha256 (hex) of the experiment file's bytes."""
-    return file_sha256(path)
+    return file_digest(path, "sha256")
+
+
+def copy_experiment_file(source: PathLike, target: PathLike) -> Path:
+    """Copy the experiment file into the run directory (atomically; the lineage hashes both)."""
+    with open(source, "rb") as src, atomic_output(target) as dst:
+        shutil.copyfileobj(src, dst)
+    return Path(target)

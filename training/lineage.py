@@ -40,10 +40,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
-from motion.io_utils import file_md5
+from motion.io_utils import file_digest
 from motion.motion_file import METADATA_KEY, read_torch_dict
+from training.checkpoint import check_plain_data
+from training.experiment_loader import experiment_file_hash
 from training.overrides import config_hash, config_to_dict
-from training.run_dir import StartMode, make_lineage
+from training.start_mode import StartMode
 
 PathLike = Union[str, Path]
 
@@ -88,7 +90,7 @@ def collect_lineage(
         config=config_to_dict(config),
         config_hash=config_hash(config),
         motion_file=str(motion_path),
-        motion_file_md5=motion_file_md5 or file_md5(motion_path),
+        motion_file_md5=motion_file_md5 or file_digest(motion_path, "md5"),
         motion_lib=motion_lib_contents(motion_path),
         working_dir=os.getcwd(),
         **git_state(CODE_ROOT if repo_root is None else repo_root),
@@ -96,6 +98,26 @@ def collect_lineage(
         simulator=str(config.simulator),
         seed=int(config.seed),
     )
+
+
+def make_lineage(
+    *,
+    experiment_file: Optional[PathLike] = None,
+    overrides: Sequence[str] = (),
+    start_mode: Optional[StartMode] = None,
+    **facts: Any,
+) -> Dict[str, Any]:
+    """Where a run came from: experiment file and sha256, overrides, resumed / warm-started from."""
+    lineage: Dict[str, Any] = {"overrides": list(overrides)}
+    if experiment_file is not None:
+        lineage["experiment_file"] = str(experiment_file)
+        lineage["experiment_sha256"] = experiment_file_hash(experiment_file)
+    if start_mode is not None:
+        lineage["start_mode"] = start_mode.kind.value
+        lineage["start_checkpoint"] = None if start_mode.checkpoint is None else str(start_mode.checkpoint)
+    lineage.update(facts)
+    check_plain_data(lineage, "lineage")
+    return lineage
 
 
 def utc_now() -> str:
@@ -111,7 +133,7 @@ def parent_checkpoint(start_mode: Optional[StartMode]) -> Optional[Dict[str, Any
     if start_mode is None or start_mode.checkpoint is None:
         return None
     path = Path(start_mode.checkpoint)
-    return {"path": str(path), "md5": file_md5(path), "start_mode": start_mode.kind.value}
+    return {"path": str(path), "md5": file_digest(path, "md5"), "start_mode": start_mode.kind.value}
 
 
 def motion_lib_contents(path: PathLike) -> Dict[str, Any]:

@@ -95,19 +95,20 @@ def _last_csv_row(path: Path) -> Dict[str, float]:
 
 def checkpoint_metadata(checkpoint: PathLike, metrics: Mapping[str, Any]) -> Dict[str, Any]:
     """pipes metadata of the final materialisation (values in dagster-pipes' ``raw_value``/``type`` form)."""
-    from motion.io_utils import file_md5
-    from training.run_dir import load_checkpoint
+    from motion.io_utils import file_digest
+    from training.checkpoint import load_checkpoint
+    from training.run_layout import METRICS_CSV
 
     path = Path(checkpoint).resolve()
     payload = load_checkpoint(path)
     metadata: Dict[str, Any] = {
         "checkpoint": {"raw_value": str(path), "type": "path"},
-        "checkpoint_md5": {"raw_value": file_md5(path), "type": "text"},
+        "checkpoint_md5": {"raw_value": file_digest(path, "md5"), "type": "text"},
         "epoch": {"raw_value": int(payload.get("epoch", 0)), "type": "int"},
-        "env_steps": {"raw_value": int(payload.get("step_count", 0)), "type": "int"},
-        "metrics_csv": {"raw_value": str(path.parent / "metrics.csv"), "type": "path"},
+        "env_steps": {"raw_value": int(payload.get("env_steps", 0)), "type": "int"},
+        "metrics_csv": {"raw_value": str(path.parent / METRICS_CSV), "type": "path"},
     }
-    for name, value in _finite_scalars(metrics or _last_csv_row(path.parent / "metrics.csv")).items():
+    for name, value in _finite_scalars(metrics or _last_csv_row(path.parent / METRICS_CSV)).items():
         if name not in ("epoch", "env_steps"):
             metadata["final/" + name] = {"raw_value": value, "type": "float"}
     if payload.get("lineage") is not None:

@@ -24,7 +24,8 @@ import torch
 from training import launch, pipes_reporting
 from training.config import ExperimentConfig
 from training.periodic_evaluation import PeriodicEvaluation, evaluation_due
-from training.run_dir import RunDir, StartKind, StartMode
+from training.run_layout import RunDir
+from training.start_mode import StartKind, StartMode
 
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
@@ -62,7 +63,8 @@ def build_config(options: TrainOptions) -> ExperimentConfig:
 
 def train(options: TrainOptions) -> int:
     """Run (or resume) a training run; returns the process exit status."""
-    from training.run_dir import decide_start, read_resolved_config, resume_config
+    from training.resolved_config import read_resolved_config
+    from training.start_mode import decide_start, resume_config
 
     requested = build_config(options)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
@@ -132,6 +134,7 @@ def run_rank(
     ``rank`` is global (seeds, MotionLib shard, rank 0 writes the files); ``local_rank`` (default:
     ``rank``, one node) selects this process's GPU.
     """
+    from training.envs.factory import make_env
     from training.ppo.agent import PPOAgent
 
     device_index = rank if local_rank is None else local_rank  # this process's GPU, when it has one
@@ -160,39 +163,6 @@ def run_rank(
             torch.distributed.destroy_process_group()
 
 
-def make_env(
-    config: ExperimentConfig, rank: int = 0, world_size: int = 1, threads: int = 0, local_rank: int = 0
-) -> Any:
-    """Simulator + MotionLib + MimicEnv for one rank, all on the rank's device
-    (:func:`training.devices.resolve_device`); also returns the MotionLib file's md5."""
-    from motion.io_utils import file_md5
-    from motion.motion_lib import MotionLib
-    from motion.motion_lib_shards import resolve_motion_file
-    from training.devices import resolve_device
-    from training.envs.mimic_env import MimicEnv
-    from training.robots import robot_by_name
-    from training.simulator import create_simulator
-    from training.simulator.base import SimulatorConfig
-    from training.terrain import build_terrain
-
-    motion_path = resolve_motion_file(config.motion_file, rank, world_size)
-    device = resolve_device(config.simulator, config.device, local_rank)
-    motion_lib = MotionLib.from_file(motion_path, device=device)
-    sim_config = SimulatorConfig(
-        num_envs=config.num_envs,
-        physics_hz=config.env.physics_hz,
-        decimation=config.env.decimation,
-        num_threads=threads,
-        seed=config.seed + rank,
-        terrain=build_terrain(config.env.terrain),
-        device=str(device),
-    )
-    robot = robot_by_name(config.robot_name, robot_xml=config.robot_xml or None)
-    simulator = create_simulator(config.simulator, robot, sim_config)
-    generator = torch.Generator(device=device).manual_seed(config.seed + rank)
-    return MimicEnv(config, simulator, motion_lib, generator), file_md5(motion_path)
-
-
 class _EpochLoop:
     """The epoch loop of one rank, with rank 0's bookkeeping (files, progress, wandb)."""
 
@@ -208,25 +178,18 @@ class _EpochLoop:
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
 
     def run(self) -> int:
+        from training.checkpoint import load_checkpoint
         from training.ppo import distributed
-        from training.run_dir import load_checkpoint, restore_rng_state
+        from training.rank_state import restore_rank_state
 
         if self.start.kind is not StartKind.FRESH:
             payload = load_checkpoint(self.start.checkpoint)
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
-                states = payload["rng_states"]
+                states = payload["rank_states"]
                 if len(states) == distributed.world_size() and self._same_device_kind(states[self.rank]):
                     # same ranks on the same kind of device: each rank continues its own streams
-                    state = states[self.rank]
-                    restore_rng_state(state)
-                    self.agent.generator.set_state(state["agent_generator"])
-                    self.env.generator.set_state(state["env_generator"])
-                    # Episodes in flight continue exactly where they were (when the backend can
-                    # save its physics); otherwise the first collect restarts them.
-                    if state.get("env") is not None and state.get("rollout") is not None:
-                        self.agent.resume_rollout(self.env, state["rollout"])
-                        self.env.load_state_dict(state["env"])
+                    restore_rank_state(states[self.rank], self.agent, self.env)
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
                 counters = payload.get("counters", {})
@@ -287,12 +250,10 @@ class _EpochLoop:
         return self.earlier_wall_seconds + time.time() - self.started
 
     def _same_device_kind(self, state: Dict[str, Any]) -> bool:
-        """Whether ``state``'s generators were saved on this run's kind of device: CPU and CUDA
-        generator states differ in format, so a run moved between them starts new random streams."""
-        same = all(
-            state[key].numel() == generator.get_state().numel()
-            for key, generator in (("agent_generator", self.agent.generator), ("env_generator", self.env.generator))
-        )
+        """:func:`training.rank_state.same_device_kind`, said once when it is not."""
+        from training.rank_state import same_device_kind
+
+        same = same_device_kind(state, self.agent, self.env)
         if not same and self.is_main:
             print("mimic train: resume: the checkpoint's random streams are from another device: new streams")
         return same
@@ -304,13 +265,17 @@ class _EpochLoop:
         return self.agent.env_steps >= agent_config.training_max_steps
 
     def _prepare_files(self) -> Any:
+        from training.experiment_loader import copy_experiment_file
+        from training.metrics_csv import MetricsCSV
+        from training.resolved_config import write_resolved_config
+
         run = self.run_dir
         if not self.is_main:
             return None
         run.root.mkdir(parents=True, exist_ok=True)
-        run.write_resolved_config(self.config)
-        run.copy_experiment_file(self.options.experiment_path)
-        metrics_csv = run.metrics()
+        write_resolved_config(run.resolved_config, self.config)
+        copy_experiment_file(self.options.experiment_path, run.experiment_copy)
+        metrics_csv = MetricsCSV(run.metrics_csv)
         if self.start.kind is StartKind.RESUME:
             metrics_csv.truncate_after(self.agent.epoch)
         if self.options.use_wandb:
@@ -318,7 +283,7 @@ class _EpochLoop:
         return metrics_csv
 
     def _checkpoint_on_cadence(self) -> None:
-        from training.run_dir import should_save_epoch, should_save_last
+        from training.run_layout import should_save_epoch, should_save_last
 
         epoch = self.agent.epoch
         if should_save_last(epoch):
@@ -327,18 +292,14 @@ class _EpochLoop:
             self._save(self.run_dir.epoch_checkpoint(epoch))
 
     def _save(self, path: Path) -> None:
-        """Every rank takes part (RNG states are gathered); rank 0 writes."""
+        """Every rank takes part (rank states are gathered); rank 0 writes."""
+        from training.checkpoint import make_checkpoint, save_checkpoint
         from training.lineage import utc_now
         from training.ppo import distributed
-        from training.run_dir import capture_rng_state, make_checkpoint, save_checkpoint
+        from training.rank_state import capture_rank_state
 
-        rng = capture_rng_state()
-        # This rank's own generators too: action noise/shuffling (agent) and motion sampling (env).
-        rng["agent_generator"] = self.agent.generator.get_state()
-        rng["env_generator"] = self.env.generator.get_state()
-        rng["env"] = self.env.state_dict()
-        rng["rollout"] = self.agent.rollout_state()
-        states = [rng]
+        state = capture_rank_state(self.agent, self.env)
+        states = [state]
         # Networks (with normalisers) and optimisers are data parallel; the rest of the agent's
         # state (its RNG, recent episode returns) is each rank's own.
         agent_state = self.agent.state_dict()
@@ -346,7 +307,7 @@ class _EpochLoop:
         weight_md5s = [_state_md5({key: agent_state[key] for key in shared})]
         if distributed.is_distributed():
             states = [None] * distributed.world_size()
-            torch.distributed.all_gather_object(states, rng)
+            torch.distributed.all_gather_object(states, state)
             gathered: List[Any] = [None] * distributed.world_size()
             torch.distributed.all_gather_object(gathered, weight_md5s[0])
             weight_md5s = gathered
@@ -357,11 +318,10 @@ class _EpochLoop:
         lineage = dict(self.lineage, created=utc_now())
         payload = make_checkpoint(
             epoch=self.agent.epoch,
-            step_count=self.agent.env_steps,
+            env_steps=self.agent.env_steps,
             models={"agent": self.agent.state_dict()},
-            optimizers={},
             config=self.config,
-            rng_states=states,
+            rank_states=states,
             motion_weights=self.env.motion_lib.motion_weights.cpu(),
             counters={
                 "run_start_time": self.started,

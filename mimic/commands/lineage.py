@@ -28,7 +28,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.lineage_check import render_tree, verify_lineage
+    from training.lineage_check import verify_lineage
+    from training.lineage_tree import render_tree
 
     report = verify_lineage(args.checkpoint, dvc_lock=args.dvc_lock, amass_root=args.amass_root)
     if args.json:

@@ -1,0 +1,80 @@
+"""Finding the files a lineage record names, on this machine (:func:`training.lineage_check.verify_lineage`).
+
+Relative paths in the record resolve against the directory training ran in (``working_dir``),
+then the current directory, then the folders above the MotionLib (a moved checkout with the
+usual ``data/`` layout still resolves). An absolute path inside the old checkout that is gone
+is looked for at the same place relative to the new one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Union
+
+from motion.errors import MotionDataError
+from training.dvc_records import LOCK_FILE
+
+PathLike = Union[str, Path]
+
+#: Folders, relative to an ancestor of the MotionLib, where an AMASS root is looked for.
+AMASS_ROOT_GUESSES = ("amass", "data/amass")
+
+
+def locate_recorded(recorded: Optional[str], bases: Iterable[Path]) -> Optional[Path]:
+    """The recorded path if absolute and present, else the first ``base / path`` that exists
+    (else the first guess). The first base is the run's working directory: an absolute path
+    inside it that is gone (the checkout was moved or cloned elsewhere) is looked for at the
+    same place relative to the other bases."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    bases = [Path(base) for base in bases]
+    if path.is_absolute():
+        if path.exists() or not bases:
+            return path
+        try:
+            path = path.relative_to(bases[0])
+        except ValueError:
+            return Path(recorded)
+    candidates = [base / path for base in bases]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    return candidates[0] if candidates else path
+
+
+def ancestors(paths: Sequence[Optional[Path]]) -> List[Path]:
+    """Every parent folder of every path found, nearest first per path."""
+    return [parent for path in paths if path is not None for parent in path.parents]
+
+
+def find_amass_root(
+    given: Optional[PathLike], sources: Sequence[Optional[str]], bases: Sequence[Path]
+) -> Optional[Path]:
+    """``given``, else the first ``base/amass`` or ``base/data/amass`` holding the first recorded
+    source file (paths in ``sources`` are relative to the AMASS root); None when none does."""
+    if given is not None:
+        return Path(given)
+    first = next((source for source in sources if source), None)
+    if first is None:
+        return None
+    for base in bases:
+        for guess in AMASS_ROOT_GUESSES:
+            if (base / guess / first).is_file():
+                return base / guess
+    return None
+
+
+def find_dvc_lock(given: Optional[PathLike], motion_lib: Optional[Path]) -> Optional[Path]:
+    """``given`` (which must exist), else the first ``dvc.lock`` in the MotionLib's folder or
+    above, else in the current folder or above; None when there is none."""
+    if given is not None:
+        if not Path(given).is_file():
+            raise MotionDataError(given, LOCK_FILE, f"an existing {LOCK_FILE} file", "no such file")
+        return Path(given)
+    starts = ([motion_lib.resolve().parent] if motion_lib is not None else []) + [Path.cwd().resolve()]
+    for start in starts:
+        for folder in [start, *start.parents]:
+            if (folder / LOCK_FILE).is_file():
+                return folder / LOCK_FILE
+    return None
