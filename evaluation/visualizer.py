@@ -236,7 +236,7 @@ class MotionLibsVisualizer:
         motion_index: int = 0,
     ) -> None:
         from evaluation.visualizer_scene import VisualizerScene
-        from training.robots import robot_by_name
+        from robots.registry import robot_by_name
 
         if not motion_libs or len(motion_libs) != len(names):
             raise ValueError(f"need one name per MotionLib and at least one, got {len(motion_libs)} and {len(names)}")

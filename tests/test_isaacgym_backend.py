@@ -17,7 +17,7 @@ import textwrap
 import pytest
 import torch
 
-from training.robots import smpl_robot
+from robots.registry import smpl_robot
 from training.simulator import BACKENDS, create_simulator
 from training.simulator.base import SimulatorConfig, TerrainSpec
 from training.simulator.terrain_mesh import heightfield_triangle_mesh

@@ -177,7 +177,7 @@ def small_terrain():
 
 @pytest.mark.parametrize("offset", [0.0, -1.5])
 def test_mujoco_heightfield_agrees_with_terrain_heights(small_terrain, offset):
-    from training.robots import smpl_robot
+    from robots.registry import smpl_robot
     from training.simulator.base import TerrainSpec
     from training.simulator.mujoco_model import GROUND_NAME, build_model
 
@@ -222,7 +222,7 @@ def test_mujoco_heightfield_agrees_with_terrain_heights(small_terrain, offset):
 def test_humanoid_stands_on_a_stair_platform_at_its_height(small_terrain):
     """Dropped onto the top of the hardest stairs, the humanoid's feet come to rest on the
     heightfield where terrain_heights says the ground is."""
-    from training.robots import smpl_robot
+    from robots.registry import smpl_robot
     from training.simulator.base import DofState, RootState, SimulatorConfig
     from training.simulator.mujoco_backend import MujocoSimulator
 

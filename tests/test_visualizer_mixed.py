@@ -13,7 +13,7 @@ from evaluation.visualizer import CONTACT_RGBA, MotionLibsVisualizer, detect_rob
 from mimic.cli import main
 from motion.errors import MotionDataError
 from motion.motion_lib import MotionLib
-from training.robots import robot_by_name
+from robots.registry import robot_by_name
 
 SMPL_STANDING = 1  # motion index of the synthetic library's standing clip (a walk is 0)
 G1_FEET = (6, 12)  # G1 body indices of left/right_ankle_roll_link, its contact bodies

@@ -105,7 +105,7 @@ def _g1_xml_from(robot_xml: Optional[str]) -> Iterator[None]:
     ``$MIMIC_G1_XML``; setting the variable for the duration of the command (restored after, for
     in-process callers) hands ``--robot-xml`` to it without threading a path through the viewer.
     """
-    from training.robot_g1 import G1_XML_ENV
+    from robots.g1 import G1_XML_ENV
 
     if not robot_xml:
         yield

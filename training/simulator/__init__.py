@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Dict, Tuple
 
-from training.simulator.base import RobotSpec, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import Simulator, SimulatorConfig
 
 #: --simulator name → "module:class"
 BACKENDS: Dict[str, str] = {

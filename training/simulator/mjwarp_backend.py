@@ -38,7 +38,8 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
 from training.terrain import sample_heights
 

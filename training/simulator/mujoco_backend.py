@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
 from training.terrain import sample_heights
 

@@ -6,7 +6,7 @@ The model file is never copied into the repository. It is found, in order, at: a
 
 The rewrite keeps the MJCF's bodies, geoms, joints and joint limits and replaces its torque
 ``<motor>``s by PD *inside the engine*, exactly as the SMPL humanoid does
-(:mod:`motion.smpl_humanoid`): a ``<general>`` actuator with force ``kp·(ctrl − q)`` clipped to the
+(:mod:`robots.smpl_humanoid`): a ``<general>`` actuator with force ``kp·(ctrl − q)`` clipped to the
 joint's effort limit, and ``kd`` as hinge damping, which ``implicitfast`` integrates implicitly
 (a clipped force has no derivative, so damping inside the clipped actuator would lose it).
 """
@@ -63,7 +63,7 @@ def joint_gains(joint: str) -> Tuple[float, float, float]:
         if joint.endswith(suffix):
             armature = count * MOTOR_ARMATURE[motor]
             return armature * _NATURAL_FREQ**2, 2.0 * _DAMPING_RATIO * armature * _NATURAL_FREQ, armature
-    raise ValueError(f"G1 joint {joint!r}: no motor type known (see training.robot_g1.JOINT_MOTORS)")
+    raise ValueError(f"G1 joint {joint!r}: no motor type known (see robots.g1.JOINT_MOTORS)")
 
 
 def resolve_g1_xml(robot_xml: Optional[str] = None) -> Path:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict, Optional, Tuple
 
-from training.simulator.base import RobotSpec
+from robots.spec import RobotSpec
 
 
 def smpl_robot() -> RobotSpec:
     """The SMPL humanoid (neutral mean shape): 24 bodies, 69 hinges, PD inside the engine."""
-    from motion.smpl_humanoid import build_smpl_humanoid_xml, humanoid_spec
+    from robots.smpl_humanoid import build_smpl_humanoid_xml, humanoid_spec
 
     spec = humanoid_spec()
     num_dofs = len(spec.dof_names)
@@ -38,7 +38,7 @@ def g1_robot(robot_xml: Optional[str] = None) -> RobotSpec:
     Action mapping per 1-DoF joint (ProtoMotions' rule): offset = mid-range, scale = half-range of
     the joint limits, so tanh(a) ∈ (−1, 1) spans exactly the joint's range.
     """
-    from training.robot_g1 import G1_CONTACT_BODIES, build_g1_robot_xml, joint_gains, resolve_g1_xml
+    from robots.g1 import G1_CONTACT_BODIES, build_g1_robot_xml, joint_gains, resolve_g1_xml
 
     path = resolve_g1_xml(robot_xml)
     xml, bodies, hinges, ranges, efforts = build_g1_robot_xml(path)

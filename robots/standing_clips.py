@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from training.simulator.base import RobotSpec
+    from robots.spec import RobotSpec
 
 #: Unitree's bent-knee standing pose for the G1 (unitree_rl_gym's default joint angles), rad;
 #: every other joint at 0 (arms hanging).
