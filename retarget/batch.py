@@ -150,7 +150,8 @@ def retarget_motion_lib(
     from motion.motion_lib_packaging import package_motion_lib
     from retarget.output import g1_sizes
     from retarget.quality import write_quality_report
-    from robots.g1_kinematics import load_g1_model, resolve_g1_xml
+    from robots.g1 import resolve_g1_xml
+    from robots.g1_kinematics import load_g1_model
 
     started = time.perf_counter()
     output_file = Path(output_file)

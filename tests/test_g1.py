@@ -16,8 +16,8 @@ import torch
 
 from mimic.cli import main as mimic_main
 from motion.motion_lib import MotionLib
+from robots.g1 import G1_STAND_POSE
 from robots.registry import robot_by_name
-from robots.standing_clips import G1_STAND_POSE
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides
 
