@@ -1,7 +1,7 @@
 """Robot registry: the model and control facts each robot brings to the simulator.
 
 Per-robot defaults (model file, body/DoF order, PD gains, joint limits) live here so the
-environment and every simulator backend read them from one place.
+environment, every simulator backend and the visualizer read them from one place.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict, Optional, Tuple
 
+from motion.skeleton import NUM_BODIES, NUM_DOFS
+from robots.g1 import G1_NUM_BODIES, G1_NUM_DOFS
 from robots.spec import RobotSpec
 
 
@@ -64,6 +66,10 @@ def g1_robot(robot_xml: Optional[str] = None) -> RobotSpec:
 ROBOTS: Dict[str, Callable[..., RobotSpec]] = {"smpl": smpl_robot, "g1": g1_robot}
 #: Robots built from an external model file (accept ``robot_xml``); the others generate theirs.
 FILE_ROBOTS = ("g1",)
+#: (bodies, DoFs) per frame of each robot's MotionLibs, known without building the robot (a file
+#: robot's model may be absent): what ``--robot auto`` matches a MotionLib against. The SMPL
+#: humanoid's 24 bodies with 23 × 3 exp-map DoFs; the G1's 30 bodies with 29 hinges (g1_29dof.xml).
+MOTION_SHAPES: Dict[str, Tuple[int, int]] = {"smpl": (NUM_BODIES, NUM_DOFS), "g1": (G1_NUM_BODIES, G1_NUM_DOFS)}
 
 
 def robot_by_name(name: str, robot_xml: Optional[str] = None) -> RobotSpec:
