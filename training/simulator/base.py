@@ -13,13 +13,14 @@ DoF positions are the simulator's joint coordinates; ``RobotSpec.dof_format``
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import NamedTuple, Optional, Tuple
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
 from robots.spec import RobotSpec
+from training.simulator.heightfield import TerrainSpec
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,6 @@ class SimulatorConfig:
     @property
     def control_dt(self) -> float:
         return self.decimation / self.physics_hz
-
-
-@dataclass(frozen=True)
-class TerrainSpec:
-    """A heightfield terrain: ``heights`` (rows, cols) metres on a regular grid.
-
-    Cell (i, j) is centred at ``origin + (i·horizontal_scale, j·horizontal_scale)`` (x along rows).
-    """
-
-    heights: Tensor
-    horizontal_scale: float
-    origin: Tuple[float, float] = (0.0, 0.0)
-    spawn_points: Tensor = field(default_factory=lambda: torch.zeros(1, 3))  # (S, 3) walkable xyz
 
 
 class BodyState(NamedTuple):

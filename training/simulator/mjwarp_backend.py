@@ -40,8 +40,8 @@ from torch import Tensor
 
 from robots.spec import RobotSpec
 from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
+from training.simulator.heightfield import sample_heights
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
-from training.terrain import sample_heights
 
 INSTALL_HINT = (
     "the mjwarp simulator needs mujoco-warp and warp-lang: pip install 'mimicflow[mjwarp]' (Python >= 3.10; "

@@ -43,8 +43,8 @@ from torch import Tensor
 
 from robots.spec import RobotSpec
 from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
+from training.simulator.heightfield import sample_heights
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
-from training.terrain import sample_heights
 
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco

@@ -15,7 +15,8 @@ from torch import Tensor
 
 from motion.rotations import quat_conjugate, quat_rotate
 from robots.spec import RobotSpec
-from training.simulator.base import DofState, RootState, TerrainSpec
+from training.simulator.base import DofState, RootState
+from training.simulator.heightfield import TerrainSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco
