@@ -7,7 +7,7 @@ Backends are imported only when chosen: ``isaacgym`` must be imported before tor
 from __future__ import annotations
 
 import importlib
-from typing import Dict, Tuple
+from typing import Dict
 
 from robots.spec import RobotSpec
 from training.simulator.base import Simulator, SimulatorConfig
@@ -18,10 +18,6 @@ BACKENDS: Dict[str, str] = {
     "mjwarp": "training.simulator.mjwarp_backend:MjwarpSimulator",
     "isaacgym": "training.simulator.isaacgym_backend:IsaacGymSimulator",  # import isaacgym before torch
 }
-
-
-def simulator_names() -> Tuple[str, ...]:
-    return tuple(BACKENDS)
 
 
 def create_simulator(name: str, robot: RobotSpec, config: SimulatorConfig) -> Simulator:
