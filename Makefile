@@ -34,7 +34,7 @@ DVC_REMOTE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mimicflow/dvc-remote
 DVC_REMOTE_NAME := local-remote
 
 # Code that must keep running on Python 3.8 (IsaacGym's Python).
-PY38_DIRS := motion mimic training evaluation retarget
+PY38_DIRS := motion mimic robots training evaluation retarget
 # -t=3.8-               fail on anything needing a newer Python than 3.8
 # --violations          print only the offending lines (exit 1 on any)
 # --no-eval-annotations annotations are postponed (`from __future__ import annotations` in every

@@ -41,13 +41,13 @@ from bench_simulator import settled_state, time_rollout  # noqa: E402
 from motion.batch_convert import convert_amass_tree  # noqa: E402
 from motion.motion_lib_packaging import package_motion_lib  # noqa: E402
 from motion.synthetic import synthesize_amass_clips  # noqa: E402
+from robots.registry import robot_by_name  # noqa: E402
 from training.baseline_agents import BaselineAgent  # noqa: E402
 from training.config import ExperimentConfig  # noqa: E402
 from training.envs.factory import make_env  # noqa: E402
 from training.experiment_loader import load_experiment  # noqa: E402
 from training.overrides import apply_overrides  # noqa: E402
 from training.ppo.agent import PPOAgent  # noqa: E402
-from training.robots import robot_by_name  # noqa: E402
 from training.simulator.mujoco_model import build_model  # noqa: E402
 
 THREADS = 2

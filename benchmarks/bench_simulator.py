@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from motion.rotations import quat_rotate  # noqa: E402
-from training.robots import smpl_robot  # noqa: E402
+from robots.registry import smpl_robot  # noqa: E402
 from training.simulator.base import DofState, RootState, SimulatorConfig  # noqa: E402
 from training.simulator.mujoco_backend import MujocoSimulator  # noqa: E402
 from training.simulator.mujoco_model import build_model  # noqa: E402

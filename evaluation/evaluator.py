@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import torch
 from torch import Tensor
 
-from training.dof_conversion import simulated_dofs_to_reference
+from robots.dof_conversion import simulated_dofs_to_reference
 from training.envs.mimic_env import CONTACT_FORCE_THRESHOLD, MimicEnv
 
 #: obs (N, O) → raw actions (N, D); deterministic for an evaluation.

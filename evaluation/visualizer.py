@@ -23,6 +23,7 @@ import numpy as np
 
 from evaluation.smoothness import DEFAULT_JERK_THRESHOLD, DEFAULT_WINDOW_S
 from motion.errors import MotionDataError
+from robots.registry import MOTION_SHAPES, robot_by_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -50,10 +51,8 @@ CONTACT_RADIUS = 0.065  # m
 #: Humanoid geoms are drawn half transparent so markers inside the torso and limbs show.
 HUMANOID_ALPHA = 0.5
 
+#: ``--robot`` value that infers each library's robot from the registry's MotionLib shapes.
 AUTO_ROBOT = "auto"
-#: (bodies, DoFs) per frame of each robot's MotionLibs, for :data:`AUTO_ROBOT`: the SMPL humanoid's
-#: 24 bodies with 23 × 3 exp-map DoFs, the Unitree G1's 30 bodies with 29 hinges (g1_29dof.xml).
-AUTO_ROBOT_SHAPES: Dict[str, Tuple[int, int]] = {"smpl": (24, 69), "g1": (30, 29)}
 
 
 @dataclass
@@ -183,19 +182,18 @@ def body_markers(
 
 
 def detect_robot(motion_lib: MotionLib) -> str:
-    """The robot whose (bodies, DoFs) per frame (:data:`AUTO_ROBOT_SHAPES`) match the library's.
+    """The robot whose (bodies, DoFs) per frame (:data:`robots.registry.MOTION_SHAPES`) match the library's.
 
     Raises :class:`MotionDataError` naming the library's file and its counts when none matches.
     """
     found = (int(motion_lib.gts.shape[1]), int(motion_lib.dps.shape[1]))
-    for name, shape in AUTO_ROBOT_SHAPES.items():
+    for name, shape in MOTION_SHAPES.items():
         if shape == found:
             return name
     # Name the field that matches no robot: the bodies, or (bodies fit a robot) the DoFs.
-    field_name = "dps" if any(bodies == found[0] for bodies, _ in AUTO_ROBOT_SHAPES.values()) else "gts"
+    field_name = "dps" if any(bodies == found[0] for bodies, _ in MOTION_SHAPES.values()) else "gts"
     expected = " or ".join(
-        f"{bodies} bodies per frame with {dofs} DoFs (robot {name!r})"
-        for name, (bodies, dofs) in AUTO_ROBOT_SHAPES.items()
+        f"{bodies} bodies per frame with {dofs} DoFs (robot {name!r})" for name, (bodies, dofs) in MOTION_SHAPES.items()
     )
     raise MotionDataError(
         motion_lib.source, field_name, f"{expected} for --robot auto", f"{found[0]} bodies with {found[1]} DoFs"
@@ -236,7 +234,6 @@ class MotionLibsVisualizer:
         motion_index: int = 0,
     ) -> None:
         from evaluation.visualizer_scene import VisualizerScene
-        from training.robots import robot_by_name
 
         if not motion_libs or len(motion_libs) != len(names):
             raise ValueError(f"need one name per MotionLib and at least one, got {len(motion_libs)} and {len(names)}")

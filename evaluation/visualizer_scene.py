@@ -10,7 +10,7 @@ their robots' actuators (harmless, never driven). 1 m spacing clears the SMPL hu
 
 Pose convention (MotionLib → MuJoCo): root position + copy offset → free-joint position; root
 rotation xyzw → free-joint quaternion wxyz; DoFs → hinge angles per the robot's ``dof_format``
-(:func:`training.dof_conversion.reference_dof_positions`: for the SMPL humanoid the local rotations
+(:func:`robots.dof_conversion.reference_dof_positions`: for the SMPL humanoid the local rotations
 of bodies 1..B−1 as intrinsic x-y-z Euler angles, or its exp-map ``dof_pos`` converted; for the
 G1 the ``dof_pos`` themselves).
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import mujoco
 
     from motion.motion_lib import MotionState
-    from training.simulator.base import RobotSpec
+    from robots.spec import RobotSpec
 
 HUMANOID_SPACING = 1.0  # m along +x between neighbouring copies
 
@@ -130,7 +130,7 @@ def motion_state_pose(
     state: MotionState, row: int = 0, dof_format: str = "exp_map_3hinge"
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Root position (3,) m, root rotation (4,) xyzw and hinge angles (D,) rad of one state row."""
-    from training.dof_conversion import reference_dof_positions
+    from robots.dof_conversion import reference_dof_positions
 
     root_pos = state.rigid_body_pos[row, 0].detach().double().cpu().numpy()
     root_rot = state.rigid_body_rot[row, 0].detach().double().cpu().numpy()

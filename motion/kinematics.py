@@ -11,7 +11,7 @@ from typing import List, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from motion.rotations import quat_conjugate, quat_mul, quat_rotate
+from motion.rotations import quat_mul, quat_rotate
 
 
 def depth_levels(parents: Sequence[int]) -> List[Tuple[List[int], List[int]]]:
@@ -57,11 +57,3 @@ def forward_kinematics(
         global_rot[:, bodies] = quat_mul(parent_rot, local_rot[:, bodies])
         global_pos[:, bodies] = global_pos[:, body_parents] + quat_rotate(parent_rot, offsets[bodies])
     return global_rot, global_pos
-
-
-def local_from_global(global_rot: Tensor, parents: Sequence[int]) -> Tensor:
-    """Local rotations ``q_parent⁻¹ ⊗ q_body`` (root keeps its global rotation). (T, B, 4)."""
-    parent_index = [max(parent, 0) for parent in parents]
-    local = quat_mul(quat_conjugate(global_rot[:, parent_index]), global_rot)
-    local[:, 0] = global_rot[:, 0]
-    return local

@@ -200,11 +200,6 @@ class MotionLib:
         return int(self._frames.shape[0])
 
     @property
-    def total_length(self) -> float:
-        """Seconds over all motions."""
-        return float(self.motion_lengths.double().sum())
-
-    @property
     def motion_weights(self) -> Tensor:
         """(M,) float32 sampling weights (not normalised)."""
         return self._weights

@@ -127,28 +127,6 @@ def quat_to_matrix(q: Tensor) -> Tensor:
     return torch.stack(rows, dim=-1).reshape(q.shape[:-1] + (3, 3))
 
 
-def quat_from_matrix(m: Tensor) -> Tensor:
-    """Rotation matrices (..., 3, 3) → unit quaternions (..., 4) xyzw, scalar part ≥ 0."""
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # 4·q_k² for each component; solve from the largest (best conditioned) one.
-    four_sq = torch.stack((1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22, 1 + m00 + m11 + m22), -1)
-    s21, s02, s10 = m[..., 2, 1] + m[..., 1, 2], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1]
-    d21, d02, d10 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
-    # Row k holds 4·q_k·(x, y, z, w); dividing by 4·q_k gives the quaternion.
-    rows = torch.stack(
-        (
-            torch.stack((four_sq[..., 0], s10, s02, d21), -1),
-            torch.stack((s10, four_sq[..., 1], s21, d02), -1),
-            torch.stack((s02, s21, four_sq[..., 2], d10), -1),
-            torch.stack((d21, d02, d10, four_sq[..., 3]), -1),
-        ),
-        dim=-2,
-    )
-    best = four_sq.argmax(dim=-1)
-    row = rows.gather(-2, best[..., None, None].expand(best.shape + (1, 4))).squeeze(-2)
-    return quat_standardize(quat_normalize(row))
-
-
 def quat_from_euler_xyz(angles: Tensor) -> Tensor:
     """Intrinsic x-y-z Euler angles (..., 3), radians → quaternion of R = Rx·Ry·Rz.
 

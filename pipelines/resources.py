@@ -93,7 +93,7 @@ class TrainingPythonResource(dg.ConfigurableResource):
 class G1ModelResource(dg.ConfigurableResource):
     """The Unitree G1 MJCF (``g1_29dof.xml``, meshes beside it) that retargeting targets.
 
-    Never part of the repository. Empty ``robot_xml``: :func:`retarget.g1_model.resolve_g1_xml`
+    Never part of the repository. Empty ``robot_xml``: :func:`robots.g1.resolve_g1_xml`
     looks at ``MIMIC_G1_XML`` (at run time), then the ``mujoco-menagerie`` package.
     """
 

@@ -93,7 +93,7 @@ def _worker_init(robot_xml: Optional[str], params: RetargetParams) -> None:
     # One intra-op thread per worker: parallelism comes from processes.
     import torch
 
-    from retarget.g1_model import load_g1_model
+    from robots.g1_kinematics import load_g1_model
 
     torch.set_num_threads(1)
     g1 = load_g1_model(robot_xml)
@@ -103,9 +103,9 @@ def _worker_init(robot_xml: Optional[str], params: RetargetParams) -> None:
 def run_job(job: RetargetJob) -> Tuple[int, Optional[Dict[str, Any]], str]:
     """Retarget, save and measure one motion: (index, quality row or None, error message)."""
     from motion.motion_file import save_motion
-    from retarget.g1_model import KEYPOINT_FRAMES
     from retarget.output import fix_height, g1_motion, g1_sizes, smoothed_foot_contacts
     from retarget.quality import motion_quality
+    from robots.g1_kinematics import KEYPOINT_FRAMES
 
     g1, retargeter, params = _WORKER["g1"], _WORKER["retargeter"], _WORKER["params"]
     try:
@@ -148,9 +148,10 @@ def retarget_motion_lib(
 ) -> RetargetReport:
     """Retarget every motion of ``motion_file`` to the G1; package the good ones into ``output_file``."""
     from motion.motion_lib_packaging import package_motion_lib
-    from retarget.g1_model import load_g1_model, resolve_g1_xml
     from retarget.output import g1_sizes
     from retarget.quality import write_quality_report
+    from robots.g1 import resolve_g1_xml
+    from robots.g1_kinematics import load_g1_model
 
     started = time.perf_counter()
     output_file = Path(output_file)

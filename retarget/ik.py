@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from motion.skeleton import BODY_NAMES
-from retarget.g1_model import FEET, KEYPOINT_FRAMES, LOWER_BODY_KEYPOINTS, ORIENTATION_FRAMES, G1Model
+from robots.g1_kinematics import FEET, KEYPOINT_FRAMES, LOWER_BODY_KEYPOINTS, ORIENTATION_FRAMES, G1Model
 
 
 @dataclass(frozen=True)

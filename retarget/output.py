@@ -18,8 +18,8 @@ import torch
 from motion.conversion import min_horizon_difference
 from motion.motion_file import METADATA_KEY, MotionSizes
 from motion.rotations import quat_conjugate, quat_mul, quat_standardize
-from retarget.g1_model import FEET, G1Model
 from retarget.ik import RetargetResult, lowest_sole_point
+from robots.g1_kinematics import FEET, G1Model
 
 PathLike = Union[str, Path]
 

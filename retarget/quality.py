@@ -28,8 +28,8 @@ from typing import Any, Dict, List, Sequence, Union
 import numpy as np
 
 from motion.io_utils import atomic_output, atomic_write_text
-from retarget.g1_model import FEET, KEYPOINT_FRAMES, LOWER_BODY_KEYPOINTS, G1Model
 from retarget.ik import lowest_sole_point
+from robots.g1_kinematics import FEET, KEYPOINT_FRAMES, LOWER_BODY_KEYPOINTS, G1Model
 
 PathLike = Union[str, Path]
 

@@ -102,8 +102,8 @@ def g1_xml() -> Path:
 @pytest.fixture(scope="session")
 def g1_clip(g1_xml: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A packaged G1 MotionLib: the robot standing in Unitree's bent-knee pose for 3 s at 30 fps."""
-    from motion.robot_clips import standing_clip
-    from training.robots import robot_by_name
+    from robots.registry import robot_by_name
+    from robots.standing_clips import standing_clip
 
     path = tmp_path_factory.mktemp("g1_clip") / "g1_standing.pt"
     torch.save(standing_clip(robot_by_name("g1", robot_xml=str(g1_xml))), path)

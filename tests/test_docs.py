@@ -8,7 +8,7 @@ from motion import skeleton
 from motion.batch_convert import convert_amass_tree  # noqa: F401  (named in the docs)
 from motion.conversion import ConversionParams
 from motion.motion_config import TEST_SUBSETS, VALIDATION_SUBSETS
-from motion.smpl_humanoid import load_smpl_humanoid_model
+from robots.smpl_humanoid import load_smpl_humanoid_model
 
 
 def test_readme_humanoid_numbers_match_the_model(repo_root):
@@ -35,7 +35,7 @@ def test_readme_conversion_and_split_statements_match_the_code(repo_root):
 
 def test_architecture_names_existing_modules(repo_root):
     text = (repo_root / "docs" / "ARCHITECTURE.md").read_text()
-    modules = set(re.findall(r"`((?:motion|mimic|training|evaluation|assets|pipelines)/[\w/]+\.py)`", text))
+    modules = set(re.findall(r"`((?:motion|mimic|robots|training|evaluation|assets|pipelines)/[\w/]+\.py)`", text))
     assert len(modules) >= 12
     missing = sorted(m for m in modules if not (repo_root / m).is_file())
     assert not missing, f"ARCHITECTURE.md names missing modules: {missing}"

@@ -39,7 +39,7 @@ from motion.samples import SAMPLE_CLIPS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DVC = REPO_ROOT / ".tools" / "bin" / "dvc"
-CODE_PACKAGES = ("motion", "mimic", "training", "evaluation")
+CODE_PACKAGES = ("motion", "mimic", "robots", "training", "evaluation")
 RUN_NAME = "dvc_demo"
 # The pipeline's edges (`dvc dag`): every package@<split> reads every converted subset.
 EDGES = {

@@ -16,10 +16,10 @@ import torch
 
 from mimic.cli import main as mimic_main
 from motion.motion_lib import MotionLib
-from motion.robot_clips import G1_STAND_POSE
+from robots.g1 import G1_STAND_POSE
+from robots.registry import robot_by_name
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides
-from training.robots import robot_by_name
 
 SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
 G1_MASS = 35.112142  # kg: the sum of the MJCF's <inertial> masses

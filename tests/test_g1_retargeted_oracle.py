@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from motion.motion_lib import MotionLib
-from motion.robot_clips import standing_clip
 from retarget.batch import retarget_motion_lib
 from retarget.ik import RetargetParams
+from robots.registry import robot_by_name
+from robots.standing_clips import standing_clip
 from training.config import ExperimentConfig
 from training.overrides import apply_overrides
-from training.robots import robot_by_name
 
 FEET = ("left_ankle_roll_link", "right_ankle_roll_link")
 

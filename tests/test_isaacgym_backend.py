@@ -17,11 +17,11 @@ import textwrap
 import pytest
 import torch
 
-from training.robots import smpl_robot
+from robots.registry import smpl_robot
 from training.simulator import BACKENDS, create_simulator
-from training.simulator.base import SimulatorConfig, TerrainSpec
+from training.simulator.base import SimulatorConfig
+from training.simulator.heightfield import TerrainSpec, sample_heights
 from training.simulator.terrain_mesh import heightfield_triangle_mesh
-from training.terrain import sample_heights
 
 ISAACGYM_USABLE = sys.version_info < (3, 9) and importlib.util.find_spec("isaacgym") is not None
 

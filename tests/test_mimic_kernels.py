@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from motion.rotations import quat_from_rotvec, quat_mul, quat_normalize, quat_rotate, quat_to_tan_norm
-from training.config import RewardConfig
-from training.dof_conversion import (
+from robots.dof_conversion import (
     angular_velocity_to_hinge_rates,
     exp_map_to_hinge_angles,
     hinge_angles_to_exp_map,
     hinge_rates_to_angular_velocity,
 )
+from training.config import RewardConfig
 from training.envs.observations import (
     heading_quat_inv,
     humanoid_observation,

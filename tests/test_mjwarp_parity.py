@@ -32,8 +32,8 @@ pytest.importorskip("warp", reason="warp-lang is not installed: the mjwarp backe
 pytest.importorskip("mujoco_warp", reason="mujoco-warp is not installed: the mjwarp backend cannot run")
 
 from motion.rotations import quat_normalize  # noqa: E402
+from robots.registry import smpl_robot  # noqa: E402
 from training.config import TerrainConfig  # noqa: E402
-from training.robots import smpl_robot  # noqa: E402
 from training.simulator import create_simulator  # noqa: E402
 from training.simulator.base import DofState, RootState, SimulatorConfig  # noqa: E402
 from training.terrain import build_terrain  # noqa: E402

@@ -25,9 +25,10 @@ from mimic.cli import main as mimic_main
 from motion.errors import MotionDataError
 from motion.motion_lib import MotionLib
 from retarget.batch import retarget_motion_lib
-from retarget.g1_model import G1_XML_ENV, load_g1_model, resolve_g1_xml
 from retarget.ik import RetargetParams, hold_contacts, scale_keypoints
 from retarget.output import smoothed_foot_contacts
+from robots.g1 import G1_XML_ENV, resolve_g1_xml
+from robots.g1_kinematics import load_g1_model
 
 FRAMES = 60
 PARAMS = RetargetParams(max_frames=FRAMES)

@@ -24,7 +24,7 @@ mujoco = pytest.importorskip("mujoco")
 from motion.kinematics import forward_kinematics  # noqa: E402
 from motion.rotations import quat_from_euler_xyz, quat_mul, quat_normalize, quat_rotate  # noqa: E402
 from motion.skeleton import NEUTRAL_OFFSETS, PARENTS  # noqa: E402
-from training.robots import smpl_robot  # noqa: E402
+from robots.registry import smpl_robot  # noqa: E402
 from training.simulator import BACKENDS, create_simulator  # noqa: E402
 from training.simulator.base import DofState, RootState, Simulator, SimulatorConfig  # noqa: E402
 

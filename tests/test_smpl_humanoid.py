@@ -14,7 +14,7 @@ mujoco = pytest.importorskip("mujoco")
 from mimic.commands import humanoid as humanoid_command  # noqa: E402
 from motion.errors import MotionDataError  # noqa: E402
 from motion.skeleton import BODY_NAMES, NEUTRAL_OFFSETS, PARENTS, body_gains, dof_names  # noqa: E402
-from motion.smpl_humanoid import (  # noqa: E402
+from robots.smpl_humanoid import (  # noqa: E402
     NEUTRAL_GEOMS,
     GeomSpec,
     build_smpl_humanoid_xml,

@@ -19,8 +19,8 @@ mujoco = pytest.importorskip("mujoco")
 from mimic.commands import humanoid as humanoid_command  # noqa: E402
 from motion.errors import MotionDataError  # noqa: E402
 from motion.skeleton import BODY_NAMES, NEUTRAL_OFFSETS, PARENTS, SMPL_INDEX_OF_BODY  # noqa: E402
-from motion.smpl_humanoid import NEUTRAL_GEOMS, load_smpl_humanoid_model  # noqa: E402
-from motion.smpl_shape import (  # noqa: E402
+from robots.smpl_humanoid import NEUTRAL_GEOMS, load_smpl_humanoid_model  # noqa: E402
+from robots.smpl_shape import (  # noqa: E402
     SMPL_PARENTS,
     offsets_from_smpl_joints,
     smpl_shaped_humanoid,

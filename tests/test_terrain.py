@@ -10,7 +10,8 @@ import torch
 
 from motion.errors import MotionDataError
 from training.config import TerrainConfig
-from training.terrain import build_terrain, column_kinds, sample_heights, walkable_cells
+from training.simulator.heightfield import sample_heights
+from training.terrain import build_terrain, column_kinds, walkable_cells
 
 SCALE, VERTICAL = 0.1, 0.005
 
@@ -153,7 +154,7 @@ def test_bad_configs_name_the_field():
 
 
 def test_sample_heights_interpolates_bilinearly_and_clamps_at_the_border():
-    from training.simulator.base import TerrainSpec
+    from training.simulator.heightfield import TerrainSpec
 
     heights = torch.tensor([[0.0, 1.0, 2.0], [10.0, 11.0, 12.0]])
     spec = TerrainSpec(heights=heights, horizontal_scale=0.5, origin=(1.0, -1.0))
@@ -177,8 +178,8 @@ def small_terrain():
 
 @pytest.mark.parametrize("offset", [0.0, -1.5])
 def test_mujoco_heightfield_agrees_with_terrain_heights(small_terrain, offset):
-    from training.robots import smpl_robot
-    from training.simulator.base import TerrainSpec
+    from robots.registry import smpl_robot
+    from training.simulator.heightfield import TerrainSpec
     from training.simulator.mujoco_model import GROUND_NAME, build_model
 
     spec = small_terrain
@@ -222,7 +223,7 @@ def test_mujoco_heightfield_agrees_with_terrain_heights(small_terrain, offset):
 def test_humanoid_stands_on_a_stair_platform_at_its_height(small_terrain):
     """Dropped onto the top of the hardest stairs, the humanoid's feet come to rest on the
     heightfield where terrain_heights says the ground is."""
-    from training.robots import smpl_robot
+    from robots.registry import smpl_robot
     from training.simulator.base import DofState, RootState, SimulatorConfig
     from training.simulator.mujoco_backend import MujocoSimulator
 

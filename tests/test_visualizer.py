@@ -26,7 +26,7 @@ from evaluation.visualizer import (
 from evaluation.visualizer_scene import VisualizerScene
 from mimic.cli import main
 from motion.motion_lib import MotionLib
-from training.robots import robot_by_name
+from robots.registry import robot_by_name
 
 R_WRIST = 21  # BODY_NAMES index of the body made jittery below
 

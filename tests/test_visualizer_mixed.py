@@ -13,7 +13,7 @@ from evaluation.visualizer import CONTACT_RGBA, MotionLibsVisualizer, detect_rob
 from mimic.cli import main
 from motion.errors import MotionDataError
 from motion.motion_lib import MotionLib
-from training.robots import robot_by_name
+from robots.registry import FILE_ROBOTS, MOTION_SHAPES, robot_by_name, robot_names
 
 SMPL_STANDING = 1  # motion index of the synthetic library's standing clip (a walk is 0)
 G1_FEET = (6, 12)  # G1 body indices of left/right_ankle_roll_link, its contact bodies
@@ -22,6 +22,14 @@ G1_FEET = (6, 12)  # G1 body indices of left/right_ankle_roll_link, its contact 
 @pytest.fixture()
 def g1_env_var(g1_xml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIMIC_G1_XML", str(g1_xml))
+
+
+def test_registry_motion_shapes_are_those_of_the_built_robots(g1_xml: Path):
+    """``--robot auto`` matches against shapes known without a model file; they must be the models'."""
+    assert set(MOTION_SHAPES) == set(robot_names())
+    for name in robot_names():
+        robot = robot_by_name(name, robot_xml=str(g1_xml) if name in FILE_ROBOTS else None)
+        assert MOTION_SHAPES[name] == (len(robot.body_names), len(robot.dof_names))
 
 
 def test_auto_detects_each_files_robot(synthetic_motion_lib: Path, g1_clip: Path, tmp_path: Path):

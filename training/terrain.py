@@ -1,9 +1,9 @@
 """Terrains: the flat plane and ProtoMotions' complex terrain as one heightfield.
 
 :func:`build_terrain` turns a :class:`training.config.TerrainConfig` into a
-:class:`training.simulator.base.TerrainSpec` (``None`` for the flat plane at z = 0) that every
-simulator backend builds its ground from; :func:`sample_heights` is the bilinear height lookup
-the backends' ``terrain_heights`` and the terrain observation use.
+:class:`training.simulator.heightfield.TerrainSpec` (``None`` for the flat plane at z = 0) that
+every simulator backend builds its ground from (and looks heights up in, with
+:func:`training.simulator.heightfield.sample_heights`).
 
 Layout of the complex terrain (ProtoMotions' ``ComplexTerrainConfig``): ``num_levels`` rows ×
 ``num_terrains`` columns of ``map_length`` × ``map_width`` tiles inside a flat border of
@@ -23,11 +23,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from motion.errors import MotionDataError
 from training.config import TerrainConfig
-from training.simulator.base import TerrainSpec
+from training.simulator.heightfield import TerrainSpec
 
 #: Every tile kind :func:`column_kinds` can return.
 TILE_KINDS: Tuple[str, ...] = (
@@ -174,32 +173,6 @@ def walkable_cells(heights: np.ndarray, horizontal_scale: float, slope_threshold
         & (np.abs(centre - heights[1:-1, 2:]) < limit)
     )
     return ok
-
-
-def sample_heights(terrain: Optional[TerrainSpec], points_xy: Tensor) -> Tensor:
-    """Bilinearly interpolated ground height (...) m under world points ``points_xy`` (..., 2) m.
-
-    Zero for the flat plane (``terrain is None``); points outside the grid take the height of the
-    nearest border sample.
-    """
-    if terrain is None:
-        return torch.zeros(points_xy.shape[:-1], dtype=points_xy.dtype, device=points_xy.device)
-    heights = terrain.heights.to(device=points_xy.device, dtype=points_xy.dtype)
-    rows, cols = heights.shape
-    scale = terrain.horizontal_scale
-    u = ((points_xy[..., 0] - terrain.origin[0]) / scale).clamp(0, rows - 1)
-    v = ((points_xy[..., 1] - terrain.origin[1]) / scale).clamp(0, cols - 1)
-    # Lower corner clamped one short of the last sample so the upper corner stays in the grid;
-    # the fraction then reaches 1 exactly on the last row/column.
-    r0 = u.floor().clamp(max=max(rows - 2, 0))
-    c0 = v.floor().clamp(max=max(cols - 2, 0))
-    fu, fv = u - r0, v - c0
-    r0, c0 = r0.long(), c0.long()
-    r1, c1 = (r0 + 1).clamp(max=rows - 1), (c0 + 1).clamp(max=cols - 1)
-    flat = heights.reshape(-1)
-    h00, h01 = flat[r0 * cols + c0], flat[r0 * cols + c1]
-    h10, h11 = flat[r1 * cols + c0], flat[r1 * cols + c1]
-    return (h00 * (1 - fv) + h01 * fv) * (1 - fu) + (h10 * (1 - fv) + h11 * fv) * fu
 
 
 def _edge_distance(rows: int, cols: int) -> np.ndarray:

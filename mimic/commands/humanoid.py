@@ -25,11 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def export_humanoid(args: argparse.Namespace) -> int:
     import mujoco
 
-    from motion.smpl_humanoid import build_smpl_humanoid_xml, write_smpl_humanoid_xml
+    from robots.smpl_humanoid import build_smpl_humanoid_xml, write_smpl_humanoid_xml
 
     offsets = geoms = None
     if args.smpl_model_dir is not None:
-        from motion.smpl_shape import smpl_shaped_humanoid
+        from robots.smpl_shape import smpl_shaped_humanoid
 
         shaped = smpl_shaped_humanoid(args.smpl_model_dir, args.gender, args.betas or ())
         offsets, geoms = shaped.offsets, shaped.geoms

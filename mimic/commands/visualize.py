@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.rendering import RenderingBackendError, configure_gl_backend, has_display
     from evaluation.smoothness import DEFAULT_JERK_THRESHOLD, DEFAULT_WINDOW_S
     from motion.errors import MotionDataError
+    from robots.g1 import G1ModelNotFoundError
 
     headless = args.headless or args.output is not None
     problem = None
@@ -86,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
                 f"speed {result['speed']:.6g}, threshold {result['threshold']:.6g}",
                 file=sys.stderr,
             )
+    except G1ModelNotFoundError as error:  # a usage error of this command (flag, variable or package missing)
+        print(f"mimic visualize: error: {error}", file=sys.stderr)
+        return 2
     except MotionDataError:
         raise  # mimic.cli reports bad input files (file, field, expected, found)
-    except (RenderingBackendError, ValueError, FileNotFoundError) as error:  # FileNotFoundError: no G1 model
+    except (RenderingBackendError, ValueError, FileNotFoundError) as error:
         print(f"mimic visualize: error: {error}", file=sys.stderr)
         return 2
     finally:
@@ -105,7 +109,7 @@ def _g1_xml_from(robot_xml: Optional[str]) -> Iterator[None]:
     ``$MIMIC_G1_XML``; setting the variable for the duration of the command (restored after, for
     in-process callers) hands ``--robot-xml`` to it without threading a path through the viewer.
     """
-    from training.robot_g1 import G1_XML_ENV
+    from robots.g1 import G1_XML_ENV
 
     if not robot_xml:
         yield

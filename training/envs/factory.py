@@ -21,9 +21,9 @@ def make_env(
     from motion.io_utils import file_digest
     from motion.motion_lib import MotionLib
     from motion.motion_lib_shards import resolve_motion_file
+    from robots.registry import robot_by_name
     from training.devices import resolve_device
     from training.envs.mimic_env import MimicEnv
-    from training.robots import robot_by_name
     from training.simulator import create_simulator
     from training.simulator.base import SimulatorConfig
     from training.terrain import build_terrain

@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 
 from motion.motion_lib import MotionLib, MotionState
+from robots.dof_conversion import reference_dof_positions, reference_dof_velocities
 from training.config import ExperimentConfig
-from training.dof_conversion import reference_dof_positions, reference_dof_velocities
 from training.envs.observations import (
     height_map_points,
     height_map_world_points,

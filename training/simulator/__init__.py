@@ -7,9 +7,10 @@ Backends are imported only when chosen: ``isaacgym`` must be imported before tor
 from __future__ import annotations
 
 import importlib
-from typing import Dict, Tuple
+from typing import Dict
 
-from training.simulator.base import RobotSpec, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import Simulator, SimulatorConfig
 
 #: --simulator name → "module:class"
 BACKENDS: Dict[str, str] = {
@@ -17,10 +18,6 @@ BACKENDS: Dict[str, str] = {
     "mjwarp": "training.simulator.mjwarp_backend:MjwarpSimulator",
     "isaacgym": "training.simulator.isaacgym_backend:IsaacGymSimulator",  # import isaacgym before torch
 }
-
-
-def simulator_names() -> Tuple[str, ...]:
-    return tuple(BACKENDS)
 
 
 def create_simulator(name: str, robot: RobotSpec, config: SimulatorConfig) -> Simulator:

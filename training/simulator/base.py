@@ -6,43 +6,21 @@ All tensors are torch, on
 ``simulator.device``, in the robot's body order (``RobotSpec.body_names``) and DoF order
 (``RobotSpec.dof_names``); quaternions are xyzw; world frame is z-up; SI units.
 
-DoF positions are the simulator's joint coordinates. ``RobotSpec.dof_format`` says how they
-relate to a MotionLib's ``dof_pos``: ``"exp_map_3hinge"`` (SMPL humanoid) — three hinges per
-body on x, y, z, i.e. intrinsic x-y-z Euler angles of each local rotation (R = Rx·Ry·Rz), while
-the MotionLib stores exp-maps; ``"joint_angles"`` (G1 and other 1-DoF-joint robots) — the
-MotionLib stores the hinge angles themselves. :mod:`training.dof_conversion` converts.
+DoF positions are the simulator's joint coordinates; ``RobotSpec.dof_format``
+(:mod:`robots.spec`) says how they relate to a MotionLib's ``dof_pos``.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import NamedTuple, Optional, Tuple
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
-
-@dataclass(frozen=True)
-class RobotSpec:
-    """What the simulator needs to know about a robot, backend-independent."""
-
-    name: str
-    mjcf_xml: str  # the MJCF text: one model file per robot for every backend
-    body_names: Tuple[str, ...]
-    dof_names: Tuple[str, ...]
-    kp: Tuple[float, ...]  # per DoF, N·m/rad
-    kd: Tuple[float, ...]  # per DoF, N·m·s/rad
-    effort_limit: Tuple[float, ...]  # per DoF, N·m
-    dof_lower: Tuple[float, ...]  # per DoF, rad
-    dof_upper: Tuple[float, ...]
-    contact_bodies: Tuple[str, ...] = ()  # bodies whose contacts the env reads (e.g. feet)
-    dof_format: str = "exp_map_3hinge"  # MotionLib dof_pos ↔ hinge angles: see training.dof_conversion
-    # PD target = action_offset + action_scale · tanh(a), per DoF, rad. Empty: every DoF uses
-    # offset 0 and the experiment's scalar ``env.action_scale`` (π: the SMPL humanoid's 3-hinge joints).
-    action_offset: Tuple[float, ...] = ()
-    action_scale: Tuple[float, ...] = ()
-    model_path: Optional[str] = None  # the MJCF file the model came from (meshes beside it); None if generated
+from robots.spec import RobotSpec
+from training.simulator.heightfield import TerrainSpec
 
 
 @dataclass(frozen=True)
@@ -58,19 +36,6 @@ class SimulatorConfig:
     @property
     def control_dt(self) -> float:
         return self.decimation / self.physics_hz
-
-
-@dataclass(frozen=True)
-class TerrainSpec:
-    """A heightfield terrain: ``heights`` (rows, cols) metres on a regular grid.
-
-    Cell (i, j) is centred at ``origin + (i·horizontal_scale, j·horizontal_scale)`` (x along rows).
-    """
-
-    heights: Tensor
-    horizontal_scale: float
-    origin: Tuple[float, float] = (0.0, 0.0)
-    spawn_points: Tensor = field(default_factory=lambda: torch.zeros(1, 3))  # (S, 3) walkable xyz
 
 
 class BodyState(NamedTuple):

@@ -66,9 +66,10 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from motion.rotations import quat_conjugate, quat_rotate  # noqa: E402
-from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig  # noqa: E402
+from robots.spec import RobotSpec  # noqa: E402
+from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig  # noqa: E402
+from training.simulator.heightfield import sample_heights  # noqa: E402
 from training.simulator.terrain_mesh import heightfield_triangle_mesh  # noqa: E402
-from training.terrain import sample_heights  # noqa: E402
 
 #: PhysX substeps per ``simulate`` call (ProtoMotions' IsaacGym default).
 SUBSTEPS = 2

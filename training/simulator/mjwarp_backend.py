@@ -38,9 +38,10 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
+from training.simulator.heightfield import sample_heights
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
-from training.terrain import sample_heights
 
 INSTALL_HINT = (
     "the mjwarp simulator needs mujoco-warp and warp-lang: pip install 'mimicflow[mjwarp]' (Python >= 3.10; "

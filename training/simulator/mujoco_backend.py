@@ -41,9 +41,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from training.simulator.base import BodyState, DofState, RobotSpec, RootState, Simulator, SimulatorConfig
+from robots.spec import RobotSpec
+from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
+from training.simulator.heightfield import sample_heights
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
-from training.terrain import sample_heights
 
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco

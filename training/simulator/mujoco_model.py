@@ -14,7 +14,9 @@ import torch
 from torch import Tensor
 
 from motion.rotations import quat_conjugate, quat_rotate
-from training.simulator.base import DofState, RobotSpec, RootState, TerrainSpec
+from robots.spec import RobotSpec
+from training.simulator.base import DofState, RootState
+from training.simulator.heightfield import TerrainSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     import mujoco

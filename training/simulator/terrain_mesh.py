@@ -1,10 +1,10 @@
-"""A :class:`~training.simulator.base.TerrainSpec` heightfield as a triangle mesh.
+"""A :class:`~training.simulator.heightfield.TerrainSpec` heightfield as a triangle mesh.
 
 For backends that take terrain as triangles (IsaacGym's ``add_triangle_mesh``). Two triangles per
 grid cell, split along the (i, j)–(i+1, j+1) diagonal: the mesh is exact at the samples and
 linear across each triangle (MuJoCo's heightfield collides against the same triangulation), while
-``training.terrain.sample_heights`` interpolates bilinearly, so inside a cell the two differ by at
-most a quarter of the cell's twist |h00 − h10 − h01 + h11|.
+``training.simulator.heightfield.sample_heights`` interpolates bilinearly, so inside a cell the two
+differ by at most a quarter of the cell's twist |h00 − h10 − h01 + h11|.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""The Unitree G1 (29 DoF) for our MuJoCo backend: model resolution, MJCF rewrite and PD gains.
+"""The Unitree G1 (29 DoF): where its model file is, its PD gains, and the MJCF rewrite for our backend.
 
-The model file is never copied into the repository. It is found, in order, at: an explicit path
-(``robot_by_name("g1", robot_xml=...)``), the ``MIMIC_G1_XML`` environment variable, or the
-``mujoco-menagerie`` package's ``unitree_g1/g1.xml`` when that package is importable.
+The model file is never copied into the repository. :func:`resolve_g1_xml` is the one place that
+finds it, for training, evaluation, the visualizer and retargeting alike: an explicit path
+(``--robot-xml``, ``robot_by_name("g1", robot_xml=...)``, ``load_g1_model(robot_xml)``), else the
+``MIMIC_G1_XML`` environment variable, else an installed ``mujoco-menagerie`` package's
+``unitree_g1/g1_29dof.xml`` or ``unitree_g1/g1.xml``.
 
 The rewrite keeps the MJCF's bodies, geoms, joints and joint limits and replaces its torque
 ``<motor>``s by PD *inside the engine*, exactly as the SMPL humanoid does
-(:mod:`motion.smpl_humanoid`): a ``<general>`` actuator with force ``kp·(ctrl − q)`` clipped to the
+(:mod:`robots.smpl_humanoid`): a ``<general>`` actuator with force ``kp·(ctrl − q)`` clipped to the
 joint's effort limit, and ``kd`` as hinge damping, which ``implicitfast`` integrates implicitly
 (a clipped force has no derivative, so damping inside the clipped actuator would lose it).
 """
@@ -17,11 +19,33 @@ import math
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from motion.errors import MotionDataError
+
+PathLike = Union[str, Path]
+
+#: Environment variable naming the G1 MJCF file.
 G1_XML_ENV = "MIMIC_G1_XML"
+#: Model files looked for inside an installed mujoco-menagerie, in order: the 29-DoF file Unitree
+#: ships (what the fixtures and retargeting use), then menagerie's own name for its G1.
+MENAGERIE_FILES = ("unitree_g1/g1_29dof.xml", "unitree_g1/g1.xml")
+#: Joints (hinges, the floating base excluded) and bodies of the 29-DoF G1.
+G1_NUM_DOFS = 29
+G1_NUM_BODIES = 30
 G1_CONTACT_BODIES = ("left_ankle_roll_link", "right_ankle_roll_link")
 PHYSICS_TIMESTEP = 1.0 / 120.0  # s; the backend sets 1/physics_hz anyway (120 Hz by default)
+
+#: Unitree's bent-knee standing pose for the G1 (unitree_rl_gym's default joint angles), rad;
+#: every other joint at 0 (arms hanging).
+G1_STAND_POSE: Dict[str, float] = {
+    "left_hip_pitch_joint": -0.1,
+    "right_hip_pitch_joint": -0.1,
+    "left_knee_joint": 0.3,
+    "right_knee_joint": 0.3,
+    "left_ankle_pitch_joint": -0.2,
+    "right_ankle_pitch_joint": -0.2,
+}
 
 # PD gains per motor type, from BeyondMimic's G1 (HybridRobotics/whole_body_tracking, robots/g1.py):
 # kp = I·ω², kd = 2·ζ·I·ω with the motor's reflected rotor inertia I (armature), natural
@@ -63,30 +87,69 @@ def joint_gains(joint: str) -> Tuple[float, float, float]:
         if joint.endswith(suffix):
             armature = count * MOTOR_ARMATURE[motor]
             return armature * _NATURAL_FREQ**2, 2.0 * _DAMPING_RATIO * armature * _NATURAL_FREQ, armature
-    raise ValueError(f"G1 joint {joint!r}: no motor type known (see training.robot_g1.JOINT_MOTORS)")
+    raise ValueError(f"G1 joint {joint!r}: no motor type known (see robots.g1.JOINT_MOTORS)")
 
 
-def resolve_g1_xml(robot_xml: Optional[str] = None) -> Path:
-    """The G1 MJCF: ``robot_xml``, else ``$MIMIC_G1_XML``, else ``mujoco-menagerie``'s; else a clear error."""
+class G1ModelNotFoundError(MotionDataError, FileNotFoundError):
+    """No G1 MJCF where :func:`resolve_g1_xml` looked; the message names each place and how to give one.
+
+    Both bad input (:class:`MotionDataError`: the ``mimic`` CLI prints it in one line, retargeting
+    and the Dagster assets report it as such) and a missing file (``FileNotFoundError``: what
+    ``mimic train``, ``inference`` and ``visualize`` report as a usage error).
+    """
+
+    def __init__(self, path: PathLike, source: str, found: str, message: str) -> None:
+        super().__init__(path, source, "an existing G1 MJCF file", found)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Tuple[object, ...]:  # raised in worker processes too: rebuild from our arguments
+        return (type(self), (self.path, self.field, self.found, self.message))
+
+
+def resolve_g1_xml(robot_xml: Optional[PathLike] = None) -> Path:
+    """The G1 MJCF file, as an absolute path: the first of
+
+    1. ``robot_xml`` (``--robot-xml``), 2. ``$MIMIC_G1_XML``, 3. an installed mujoco-menagerie's
+    :data:`MENAGERIE_FILES`. An empty value counts as not given. A path named by 1 or 2 must exist:
+    a typo is an error, never a silent fall-through to another model. Raises
+    :class:`G1ModelNotFoundError`.
+    """
     tried: List[str] = []
-    for candidate, source in ((robot_xml, "explicit path"), (os.environ.get(G1_XML_ENV), f"${G1_XML_ENV}")):
+    named = ((robot_xml, "explicit path (--robot-xml)"), (os.environ.get(G1_XML_ENV), f"${G1_XML_ENV}"))
+    for candidate, source in named:
         if candidate:
             path = Path(candidate).expanduser().resolve()
             if path.is_file():
                 return path
-            raise FileNotFoundError(f"G1 model ({source}) not found: {path}")
+            message = f"G1 model not found: {source} {path}: no such file"
+            raise G1ModelNotFoundError(path, source, "no such file", message)
         tried.append(f"{source}: not given")
+    menagerie = _menagerie_root()
+    if menagerie is None:
+        tried.append("mujoco-menagerie: package not installed")
+    else:
+        for name in MENAGERIE_FILES:
+            if (menagerie / name).is_file():
+                return (menagerie / name).resolve()
+        tried.append(f"mujoco-menagerie: none of {', '.join(MENAGERIE_FILES)} in {menagerie}")
+    raise G1ModelNotFoundError("<G1 model>", "robot_xml", "; ".join(tried), _not_found_message(tried))
+
+
+def _menagerie_root() -> Optional[Path]:
+    """The installed mujoco-menagerie's folder, or None (optional, never a dependency)."""
     try:
         import mujoco_menagerie  # type: ignore[import-not-found]
-
-        path = Path(mujoco_menagerie.__file__).resolve().parent / "unitree_g1" / "g1.xml"
-        if path.is_file():
-            return path
-        tried.append(f"mujoco-menagerie: no {path}")
     except ImportError:
-        tried.append("mujoco-menagerie: package not installed")
-    raise FileNotFoundError(
-        "G1 model not found; pass its path (--robot-xml, or robot_by_name('g1', robot_xml=...)), set "
+        return None
+    return Path(getattr(mujoco_menagerie, "__file__", "")).resolve().parent
+
+
+def _not_found_message(tried: Sequence[str]) -> str:
+    return (
+        "G1 model not found; pass its path (--robot-xml, or the robot_xml argument), set "
         f"{G1_XML_ENV}=/path/to/g1_29dof.xml, or install mujoco-menagerie ({'; '.join(tried)})"
     )
 

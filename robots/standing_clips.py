@@ -12,19 +12,10 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 import torch
 
-if TYPE_CHECKING:  # pragma: no cover
-    from training.simulator.base import RobotSpec
+from robots.g1 import G1_STAND_POSE
 
-#: Unitree's bent-knee standing pose for the G1 (unitree_rl_gym's default joint angles), rad;
-#: every other joint at 0 (arms hanging).
-G1_STAND_POSE: Dict[str, float] = {
-    "left_hip_pitch_joint": -0.1,
-    "right_hip_pitch_joint": -0.1,
-    "left_knee_joint": 0.3,
-    "right_knee_joint": 0.3,
-    "left_ankle_pitch_joint": -0.2,
-    "right_ankle_pitch_joint": -0.2,
-}
+if TYPE_CHECKING:  # pragma: no cover
+    from robots.spec import RobotSpec
 
 
 def standing_clip(
@@ -35,7 +26,7 @@ def standing_clip(
     name: str = "standing",
 ) -> Dict[str, Any]:
     """A MotionLib dict of ``robot`` standing still in ``pose`` (hinge name → rad; default
-    :data:`G1_STAND_POSE` for the G1, else all zeros) for ``seconds`` at ``fps``.
+    :data:`robots.g1.G1_STAND_POSE` for the G1, else all zeros) for ``seconds`` at ``fps``.
 
     The root is placed so the lowest point of the contact bodies' collision geoms touches z = 0;
     velocities are zero and the contact bodies are in contact in every frame.

@@ -4,7 +4,7 @@ The SMPL model files are licensed and never shipped: the user points ``smpl_mode
 copy. ``smplx`` (optional dependency ``mimicflow[smpl]``) loads it and gives the rest joints for
 the requested ``betas``; they become body offsets in the humanoid's z-up frame, and the neutral
 collision geometry is stretched to the new bones. The result feeds
-:func:`motion.smpl_humanoid.build_smpl_humanoid_xml`.
+:func:`robots.smpl_humanoid.build_smpl_humanoid_xml`.
 
 Frames: SMPL is y-up with +x to the body's left; the humanoid is z-up, x forward, y left. A
 humanoid-frame offset ``o`` is ``R·o`` in SMPL's frame, ``R`` the xyzw quaternion
@@ -25,7 +25,7 @@ import torch
 from motion.errors import MotionDataError
 from motion.rotations import quat_conjugate, quat_from_rotvec, quat_rotate
 from motion.skeleton import NEUTRAL_OFFSETS, NUM_BODIES, PARENTS, SMPL_INDEX_OF_BODY, children
-from motion.smpl_humanoid import NEUTRAL_GEOMS, GeomSpec
+from robots.smpl_humanoid import NEUTRAL_GEOMS, GeomSpec
 
 #: Rotation taking humanoid-frame vectors to SMPL-frame vectors, xyzw.
 HUMANOID_TO_SMPL_QUAT: Tuple[float, float, float, float] = (-0.5, -0.5, -0.5, 0.5)

@@ -1,26 +1,20 @@
-"""The Unitree G1 (29 DoF) MuJoCo model as the retargeting target: path, keypoints, body order, joints.
+"""The Unitree G1 (29 DoF) as keypoint IK sees it: compiled model, keypoint frames, body order, joints.
 
-The model file is never part of the repository: it is found from an explicit path
-(``--robot-xml``), the ``MIMIC_G1_XML`` environment variable, or the ``mujoco-menagerie`` package
-when installed. Keypoint sites (toe points) are added to the loaded model with ``MjSpec``, so the
-file on disk stays untouched.
+The model file is the one :func:`robots.g1.resolve_g1_xml` finds (the simulator's too).
+Keypoint sites (toe points) are added to the loaded model with ``MjSpec``, so the file on disk
+stays untouched.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
 from motion.errors import MotionDataError
+from robots.g1 import G1_NUM_DOFS, resolve_g1_xml
 
 PathLike = Union[str, Path]
-
-#: Environment variable naming the G1 MJCF file.
-G1_XML_ENV = "MIMIC_G1_XML"
-#: Joints per G1 model (hinges, the floating base excluded).
-G1_NUM_DOFS = 29
 
 #: Toe point in the ankle-roll link frame (m): midway between the two front contact spheres of
 #: the sole (x = 0.12, y = ±0.03, z = −0.03 in the 29-DoF model).
@@ -69,37 +63,6 @@ FEET: Tuple[Tuple[str, str, str, str], ...] = (
     ("left", "left_ankle_roll_link", "L_Ankle", "L_Toe"),
     ("right", "right_ankle_roll_link", "R_Ankle", "R_Toe"),
 )
-
-
-def resolve_g1_xml(robot_xml: Optional[PathLike] = None) -> Path:
-    """The G1 MJCF path: ``robot_xml``, else ``$MIMIC_G1_XML``, else ``mujoco-menagerie``'s copy."""
-    if robot_xml is not None:
-        return _existing(Path(robot_xml), "--robot-xml")
-    configured = os.environ.get(G1_XML_ENV)
-    if configured:
-        return _existing(Path(configured), G1_XML_ENV)
-    try:
-        import mujoco_menagerie  # type: ignore[import-not-found]  # optional, never a dependency
-    except ImportError:
-        mujoco_menagerie = None
-    if mujoco_menagerie is not None:
-        root = Path(getattr(mujoco_menagerie, "__file__", "")).parent
-        for candidate in (root / "unitree_g1" / "g1_29dof.xml", root / "unitree_g1" / "g1.xml"):
-            if candidate.is_file():
-                return candidate
-    raise MotionDataError(
-        "<G1 model>",
-        "robot_xml",
-        f"the G1 MJCF (g1_29dof.xml) from --robot-xml, the {G1_XML_ENV} environment variable, "
-        "or the installed mujoco-menagerie package",
-        "none of the three is set or installed",
-    )
-
-
-def _existing(path: Path, origin: str) -> Path:
-    if not path.is_file():
-        raise MotionDataError(path, origin, "an existing G1 MJCF file", "no such file")
-    return path
 
 
 @dataclass

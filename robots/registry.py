@@ -1,7 +1,7 @@
 """Robot registry: the model and control facts each robot brings to the simulator.
 
 Per-robot defaults (model file, body/DoF order, PD gains, joint limits) live here so the
-environment and every simulator backend read them from one place.
+environment, every simulator backend and the visualizer read them from one place.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict, Optional, Tuple
 
-from training.simulator.base import RobotSpec
+from motion.skeleton import NUM_BODIES, NUM_DOFS
+from robots.g1 import G1_NUM_BODIES, G1_NUM_DOFS
+from robots.spec import RobotSpec
 
 
 def smpl_robot() -> RobotSpec:
     """The SMPL humanoid (neutral mean shape): 24 bodies, 69 hinges, PD inside the engine."""
-    from motion.smpl_humanoid import build_smpl_humanoid_xml, humanoid_spec
+    from robots.smpl_humanoid import build_smpl_humanoid_xml, humanoid_spec
 
     spec = humanoid_spec()
     num_dofs = len(spec.dof_names)
@@ -38,7 +40,7 @@ def g1_robot(robot_xml: Optional[str] = None) -> RobotSpec:
     Action mapping per 1-DoF joint (ProtoMotions' rule): offset = mid-range, scale = half-range of
     the joint limits, so tanh(a) ∈ (−1, 1) spans exactly the joint's range.
     """
-    from training.robot_g1 import G1_CONTACT_BODIES, build_g1_robot_xml, joint_gains, resolve_g1_xml
+    from robots.g1 import G1_CONTACT_BODIES, build_g1_robot_xml, joint_gains, resolve_g1_xml
 
     path = resolve_g1_xml(robot_xml)
     xml, bodies, hinges, ranges, efforts = build_g1_robot_xml(path)
@@ -64,6 +66,10 @@ def g1_robot(robot_xml: Optional[str] = None) -> RobotSpec:
 ROBOTS: Dict[str, Callable[..., RobotSpec]] = {"smpl": smpl_robot, "g1": g1_robot}
 #: Robots built from an external model file (accept ``robot_xml``); the others generate theirs.
 FILE_ROBOTS = ("g1",)
+#: (bodies, DoFs) per frame of each robot's MotionLibs, known without building the robot (a file
+#: robot's model may be absent): what ``--robot auto`` matches a MotionLib against. The SMPL
+#: humanoid's 24 bodies with 23 × 3 exp-map DoFs; the G1's 30 bodies with 29 hinges (g1_29dof.xml).
+MOTION_SHAPES: Dict[str, Tuple[int, int]] = {"smpl": (NUM_BODIES, NUM_DOFS), "g1": (G1_NUM_BODIES, G1_NUM_DOFS)}
 
 
 def robot_by_name(name: str, robot_xml: Optional[str] = None) -> RobotSpec:

@@ -2,7 +2,7 @@
 
 The neutral mean shape's collision geometry is kept as a typed table (:data:`NEUTRAL_GEOMS`);
 joint offsets come from :data:`motion.skeleton.NEUTRAL_OFFSETS`. Shape-specific humanoids
-(:mod:`motion.smpl_shape`) pass their own offsets and geometry to the same builder.
+(:mod:`robots.smpl_shape`) pass their own offsets and geometry to the same builder.
 
 Control is PD *inside* the engine: each of the 69 hinges has a ``<general>`` actuator whose
 force is ``kp·(ctrl − q)`` clipped to the effort limit, and joint damping ``kd``, so the torque
