@@ -2,6 +2,7 @@
 to ``.motion`` files (``amass_motions``).
 
 Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.samples.fetch_sample_clips`,
+:mod:`motion.amass_staging` (``mimic amass stage``),
 :func:`motion.batch_convert.convert_amass_tree`. Each materialisation records the md5 of its
 output folder (DVC's scheme, :mod:`assets.hashing`) as metadata and as its data version.
 """
@@ -13,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from assets.amass_sources import download_subset, require_clips, stage_local_subset
 from assets.hashing import output_md5
 from motion.amass import AMASS_SUBSETS
+from motion.amass_staging import download_and_stage_subset, require_clips, stage_local_subset
 from motion.batch_convert import convert_amass_tree
 from motion.conversion import CONVERTER_VERSION, ConversionParams
 from motion.io_utils import atomic_write_text
@@ -87,7 +88,9 @@ def amass_archives(
         how = stage_local_subset(source, subset, paths.amass_dir, context.log.warning)
     else:
         username, password = amass_credentials.require()
-        facts = download_subset(subset, paths.amass_dir, username, password, config.model, config.download_base_url)
+        facts = download_and_stage_subset(
+            subset, paths.amass_dir, username, password, config.model, config.download_base_url
+        )
         extra["download"] = dg.MetadataValue.json(facts)
         extra["archive_md5"], extra["archive_size_bytes"] = facts["md5"], facts["size"]
         how = f"{'downloaded' if facts['downloaded'] else 'already downloaded'} {facts['archive']}"
