@@ -7,7 +7,6 @@ Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.s
 output folder (DVC's scheme, :mod:`assets.hashing`) as metadata and as its data version.
 """
 
-import json
 from enum import Enum
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from pydantic import Field
 from assets.hashing import output_md5
 from motion.amass import AMASS_SUBSETS
 from motion.amass_staging import download_and_stage_subset, require_clips, stage_local_subset
-from motion.batch_convert import convert_amass_tree
+from motion.batch_convert import convert_amass_tree, stamp_is_stale, write_conversion_stamp
 from motion.conversion import CONVERTER_VERSION, ConversionParams
-from motion.io_utils import atomic_write_text
 from motion.motion_config import split_of_subset
 from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
@@ -137,9 +135,7 @@ def amass_motions(
     # Beside the subset's folder, not in it: the folder holds exactly what DVC's convert stage
     # writes, so both record the same md5 for the same clips and parameters.
     stamp = paths.motions_dir / f"{subset}.conversion.json"
-    stamp_text = json.dumps(params.as_dict(), sort_keys=True)
-    # Outputs made with other parameters would be kept by the resumable converter: remake them.
-    force = config.force_remake or (stamp.is_file() and stamp.read_text() != stamp_text)
+    force = config.force_remake or stamp_is_stale(stamp, params)
     require_clips(paths.amass_subset_dir(subset))
     # From the AMASS root, restricted to the subset: each clip's subset (and split) is the folder's name.
     report = convert_amass_tree(
@@ -151,7 +147,7 @@ def amass_motions(
         raise dg.Failure(f"{len(report.failures)} clip(s) of {subset} failed to convert", metadata={
             "failures": dg.MetadataValue.md("\n".join(f"- `{src}`: {why}" for src, why in report.failures)),
         })  # fmt: skip
-    atomic_write_text(stamp_text, stamp)
+    write_conversion_stamp(stamp, params)
     md5 = output_md5(out_dir)
     return dg.MaterializeResult(
         metadata={
