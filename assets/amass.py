@@ -2,22 +2,21 @@
 to ``.motion`` files (``amass_motions``).
 
 Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.samples.fetch_sample_clips`,
+:mod:`motion.amass_staging` (``mimic amass stage``),
 :func:`motion.batch_convert.convert_amass_tree`. Each materialisation records the md5 of its
 output folder (DVC's scheme, :mod:`training.dvc_records`) as metadata and as its data version.
 """
 
-import json
 from enum import Enum
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from assets.amass_sources import download_subset, require_clips, stage_local_subset
 from motion.amass import AMASS_SUBSETS
-from motion.batch_convert import convert_amass_tree
+from motion.amass_staging import download_and_stage_subset, require_clips, stage_local_subset
+from motion.batch_convert import convert_amass_tree, stamp_is_stale, write_conversion_stamp
 from motion.conversion import CONVERTER_VERSION, ConversionParams
-from motion.io_utils import atomic_write_text
 from motion.motion_config import split_of_subset
 from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
@@ -87,7 +86,9 @@ def amass_archives(
         how = stage_local_subset(source, subset, paths.amass_dir, context.log.warning)
     else:
         username, password = amass_credentials.require()
-        facts = download_subset(subset, paths.amass_dir, username, password, config.model, config.download_base_url)
+        facts = download_and_stage_subset(
+            subset, paths.amass_dir, username, password, config.model, config.download_base_url
+        )
         extra["download"] = dg.MetadataValue.json(facts)
         extra["archive_md5"], extra["archive_size_bytes"] = facts["md5"], facts["size"]
         how = f"{'downloaded' if facts['downloaded'] else 'already downloaded'} {facts['archive']}"
@@ -134,9 +135,7 @@ def amass_motions(
     # Beside the subset's folder, not in it: the folder holds exactly what DVC's convert stage
     # writes, so both record the same md5 for the same clips and parameters.
     stamp = paths.motions_dir / f"{subset}.conversion.json"
-    stamp_text = json.dumps(params.as_dict(), sort_keys=True)
-    # Outputs made with other parameters would be kept by the resumable converter: remake them.
-    force = config.force_remake or (stamp.is_file() and stamp.read_text() != stamp_text)
+    force = config.force_remake or stamp_is_stale(stamp, params)
     require_clips(paths.amass_subset_dir(subset))
     # From the AMASS root, restricted to the subset: each clip's subset (and split) is the folder's name.
     report = convert_amass_tree(
@@ -148,7 +147,7 @@ def amass_motions(
         raise dg.Failure(f"{len(report.failures)} clip(s) of {subset} failed to convert", metadata={
             "failures": dg.MetadataValue.md("\n".join(f"- `{src}`: {why}" for src, why in report.failures)),
         })  # fmt: skip
-    atomic_write_text(stamp_text, stamp)
+    write_conversion_stamp(stamp, params)
     md5 = output_md5(out_dir)
     return dg.MaterializeResult(
         metadata={

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from assets.motionlibs import motionlib_train
 from pipelines.resources import G1ModelResource, PathsResource
+from retarget.quality import METRIC_COLUMNS, QualityThresholds, quality_problems
 from training.dvc_records import output_md5
 
 #: The SMPL split retargeted (see the module docstring).
@@ -103,8 +104,6 @@ def g1_retargeting(
         f"{aggregate['joint_limit_violations']} joint-limit violations"
     )
     motions_md5, library_md5 = output_md5(motions_dir), output_md5(output)
-    from retarget.quality import METRIC_COLUMNS  # the report's own columns (lazy: mink, mujoco)
-
     quality: dict[str, Any] = {key: aggregate[key] for key in METRIC_COLUMNS}
     yield dg.MaterializeResult(
         asset_key=G1_MOTIONS_KEY,
@@ -138,7 +137,11 @@ def g1_retargeting(
 
 
 class G1QualityConfig(dg.Config):
-    min_foot_height_mm: float = Field(default=-5.0, description="lowest allowed sole point over all motions (mm)")
+    """The Dagster run config of :class:`retarget.quality.QualityThresholds`."""
+
+    min_foot_height_mm: float = Field(
+        default=QualityThresholds().min_foot_height_mm, description="lowest allowed sole point over all motions (mm)"
+    )
 
 
 @dg.asset_check(
@@ -154,13 +157,7 @@ def g1_quality(config: G1QualityConfig, paths: PathsResource) -> dg.AssetCheckRe
         )
     summary = json.loads(path.read_text())
     aggregate = summary["aggregate"]
-    problems = []
-    if aggregate["joint_limit_violations"] != 0:
-        problems.append(f"{aggregate['joint_limit_violations']} joint-limit violations")
-    if not aggregate["min_foot_height_mm"] >= config.min_foot_height_mm:
-        problems.append(f"a foot at {aggregate['min_foot_height_mm']:.1f} mm (limit {config.min_foot_height_mm} mm)")
-    if summary["failures"]:
-        problems.append(f"{len(summary['failures'])} motions failed to retarget")
+    problems = quality_problems(summary, QualityThresholds(min_foot_height_mm=config.min_foot_height_mm))
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={

@@ -19,9 +19,11 @@ EXIT_WRITE_ERROR = 74
 
 #: group name → (help, command modules that add sub-commands to it)
 COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
-    "amass": ("AMASS archives: download, convert, fetch samples, synthesize clips",
-              ("mimic.commands.amass_convert", "mimic.commands.amass_data", "mimic.commands.amass_download")),
-    "motionlib": ("package and inspect MotionLib .pt files", ("mimic.commands.motionlib",)),
+    "amass": ("AMASS archives: download, stage, convert, fetch samples, synthesize clips",
+              ("mimic.commands.amass_convert", "mimic.commands.amass_data", "mimic.commands.amass_download",
+               "mimic.commands.amass_stage")),
+    "motionlib": ("package, check and inspect MotionLib .pt files",
+                  ("mimic.commands.motionlib", "mimic.commands.motionlib_check")),
     "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
 }  # fmt: skip
 

@@ -11,6 +11,7 @@ too; the files finished so far are whole and a rerun resumes after them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -23,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
 from motion.errors import MotionDataError, OutputWriteError
-from motion.io_utils import file_digest
+from motion.io_utils import atomic_write_text, file_digest
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, check_framerate
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
 from motion.motion_file import SMPL_SIZES, save_motion
@@ -254,6 +255,26 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def conversion_stamp(params: ConversionParams) -> str:
+    """The text of a conversion-parameter stamp: ``params`` as sorted JSON."""
+    return json.dumps(params.as_dict(), sort_keys=True)
+
+
+def stamp_is_stale(stamp_file: PathLike, params: ConversionParams) -> bool:
+    """Whether ``stamp_file`` records other parameters than ``params``.
+
+    The converter resumes by skipping outputs that exist, so outputs made with other parameters
+    would be kept: a caller that keeps a stamp beside its output folder remakes them when this is
+    true (no stamp: nothing known, nothing forced), and writes the stamp once the conversion is ok.
+    """
+    stamp_file = Path(stamp_file)
+    return stamp_file.is_file() and stamp_file.read_text() != conversion_stamp(params)
+
+
+def write_conversion_stamp(stamp_file: PathLike, params: ConversionParams) -> None:
+    atomic_write_text(conversion_stamp(params), stamp_file)
 
 
 def convert_amass_tree(

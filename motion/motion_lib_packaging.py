@@ -16,7 +16,7 @@ motion_num_frames   (M,)       int64    frames per motion
 motion_lengths      (M,)       float32  (n − 1) / fps, seconds
 motion_dt           (M,)       float32  1 / fps, seconds
 motion_weights      (M,)       float32  sampling weights
-motion_files        tuple of str        the ``.motion`` paths
+motion_files        tuple of str        the ``.motion`` paths (as given, or relative to the ``.pt``)
 mimicflow           dict                format version, creator, md5 of every ``.motion`` file,
                                         per-motion source md5/path/fps, conversion parameters;
                                         ``robot``/``body_names``/``joint_names`` when the motions
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,18 +212,25 @@ def package_motion_lib(
     skip_bad: bool = False,
     progress: bool = False,
     expected: Optional[MotionSizes] = None,
+    files_relative_to_output: bool = False,
 ) -> PackagingResult:
     """Package ``.motion`` files (see :func:`find_motion_sources`) into one ``.pt`` at ``output_file``.
 
     Written atomically. Bad files raise one :class:`MotionPackagingError` naming all of them and
     nothing is written, unless ``skip_bad``: then the good ones are written and the bad ones are
     returned in ``PackagingResult.failures``. ``expected`` fixes the body and dof counts (default:
-    those of the first motion).
+    those of the first motion). ``motion_files`` holds each path as found (relative ones relative
+    to the working directory), or with ``files_relative_to_output`` relative to the output's
+    folder (POSIX separators), so the bytes do not depend on where the data lies or whether it
+    was named by a relative or an absolute path.
     """
     started = time.perf_counter()
     origin = motion_paths_or_yaml if isinstance(motion_paths_or_yaml, (str, Path)) else "<motion list>"
     sources = find_motion_sources(motion_paths_or_yaml, motion_root)
     data, failures = build_motion_lib(sources, skip_bad=skip_bad, progress=progress, origin=origin, expected=expected)
+    if files_relative_to_output:
+        folder = Path(output_file).parent
+        data["motion_files"] = tuple(Path(os.path.relpath(name, folder)).as_posix() for name in data["motion_files"])
     atomic_torch_save(data, output_file)
     return PackagingResult(
         output_file=Path(output_file),

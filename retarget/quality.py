@@ -22,8 +22,9 @@ self_collision_frames          count   frames where two robot bodies touch (``mj
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -148,3 +149,26 @@ def write_quality_report(
     summary = out / f"{stem}.quality_summary.json"
     atomic_write_text(json.dumps({"aggregate": aggregate_quality(rows), **extra}, indent=2) + "\n", summary)
     return {"parquet": parquet, "summary": summary}
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """What a retargeted set must meet: no joint-limit violation and no failed motion always; the
+    lowest sole point over all motions at least ``min_foot_height_mm`` (mm; a little below 0
+    tolerates the IK's sub-centimetre ground contact)."""
+
+    min_foot_height_mm: float = -5.0
+
+
+def quality_problems(summary: Mapping[str, Any], thresholds: QualityThresholds = QualityThresholds()) -> List[str]:
+    """The problems of a quality summary (the ``<stem>.quality_summary.json`` document); empty: it passes."""
+    aggregate = summary["aggregate"]
+    problems = []
+    if aggregate["joint_limit_violations"] != 0:
+        problems.append(f"{aggregate['joint_limit_violations']} joint-limit violations")
+    if not aggregate["min_foot_height_mm"] >= thresholds.min_foot_height_mm:
+        limit = thresholds.min_foot_height_mm
+        problems.append(f"a foot at {aggregate['min_foot_height_mm']:.1f} mm (limit {limit} mm)")
+    if summary["failures"]:
+        problems.append(f"{len(summary['failures'])} motions failed to retarget")
+    return problems

@@ -15,7 +15,7 @@ import pytest
 from loopback_http import LoopbackHTTPServer, QuietHandler
 
 from assets.amass import amass_archives
-from assets.amass_sources import stage_local_subset
+from motion.amass_staging import stage_local_subset
 from motion.errors import MotionDataError
 from pipelines.definitions import amass_credentials_from_env, defs
 from pipelines.resources import AmassCredentialsResource, PathsResource

@@ -3,37 +3,29 @@ or from the AMASS server (the public samples come from :mod:`motion.samples`).
 
 The ways end in the same place, so everything downstream (conversion, DVC) reads one layout.
 Archives are downloaded and extracted by :mod:`motion.amass_download` (what ``mimic amass
-download`` uses; imported when needed), whose extraction refuses absolute paths, ``..`` and
-links leaving the target. Nothing here logs or returns credentials.
+download`` uses), whose extraction refuses absolute paths, ``..`` and links leaving the target.
+Nothing here logs or returns credentials. ``mimic amass stage`` and the Dagster
+``amass_archives`` asset call these functions.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Dict, List
 
 from motion.amass import find_amass_files
+from motion.amass_download import AmassCredentials, download_subset, extract_archive
 from motion.errors import MotionDataError
 
 #: Archive suffixes ``local`` mode extracts (AMASS serves ``<subset>.tar.bz2``).
 ARCHIVE_SUFFIXES = (".tar.bz2", ".tbz2", ".tar.gz", ".tgz", ".tar.xz", ".tar")
 
 
-def _downloader() -> ModuleType:
-    try:
-        return importlib.import_module("motion.amass_download")
-    except ImportError as error:
-        raise RuntimeError(f"AMASS archives need motion.amass_download, which cannot be imported: {error}") from None
-
-
 def is_archive(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def require_clips(folder: Path) -> list[Path]:
+def require_clips(folder: Path) -> List[Path]:
     """The AMASS clips below ``folder``; one clear error when there are none."""
     clips = find_amass_files(folder) if folder.is_dir() else []
     if not clips:
@@ -41,7 +33,7 @@ def require_clips(folder: Path) -> list[Path]:
     return clips
 
 
-def _require_subset_folder(archive: Path, subset: str, top_level: list[str]) -> None:
+def _require_subset_folder(archive: Path, subset: str, top_level: List[str]) -> None:
     if subset not in top_level:
         raise MotionDataError(
             archive, "<archive>", f"one top folder '{subset}/' (AMASS's layout)", f"top-level entries {top_level}"
@@ -50,7 +42,7 @@ def _require_subset_folder(archive: Path, subset: str, top_level: list[str]) -> 
 
 def extract_subset_archive(archive: Path, subset: str, amass_root: Path) -> str:
     """Extract ``archive`` (whose top folder is ``<subset>/``) into ``amass_root``."""
-    extracted = _downloader().extract_archive(archive, amass_root)
+    extracted = extract_archive(archive, amass_root)
     top_level = sorted({path.relative_to(amass_root).parts[0] for path in extracted})
     _require_subset_folder(archive, subset, top_level)
     return f"extracted {archive}"
@@ -91,11 +83,12 @@ def stage_local_subset(source: Path, subset: str, amass_root: Path, log: Callabl
     return f"linked to {source}"
 
 
-def download_subset(subset: str, amass_root: Path, username: str, password: str, model: str, base_url: str) -> dict:
+def download_and_stage_subset(
+    subset: str, amass_root: Path, username: str, password: str, model: str, base_url: str
+) -> Dict[str, Any]:
     """Download ``<subset>.tar.bz2`` from the AMASS server (resumable, md5 recorded) and extract it
     into ``amass_root``; returns the downloader's facts (archive, size, md5, ...; no credentials)."""
-    downloader = _downloader()
-    credentials = downloader.AmassCredentials(username, password)
-    facts: dict[str, Any] = downloader.download_subset(subset, amass_root, credentials, model=model, base_url=base_url)
+    credentials = AmassCredentials(username, password)
+    facts: Dict[str, Any] = download_subset(subset, amass_root, credentials, model=model, base_url=base_url)
     _require_subset_folder(Path(facts["archive"]), subset, list(facts.get("top_level") or []))
     return facts
