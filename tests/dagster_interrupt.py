@@ -22,7 +22,11 @@ def interrupt_training_run(script: Path, run_dir: Path, cwd: Path, timeout_s: fl
     try:
         deadline = time.monotonic() + timeout_s
         while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
-            assert dagster.poll() is None and time.monotonic() < deadline, "training did not start"
+            if dagster.poll() is not None:  # the Dagster process ended before training started: say why
+                raise AssertionError(
+                    f"the Dagster run ended before training started:\n{dagster.communicate()[0][-4000:]}"
+                )
+            assert time.monotonic() < deadline, "training did not start"
             time.sleep(0.2)
         children = Path(f"/proc/{dagster.pid}/task/{dagster.pid}/children").read_text().split()
         [trainer_pid] = [int(pid) for pid in children]
