@@ -12,6 +12,7 @@ Format::
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import yaml
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_write_text
+from motion.io_utils import atomic_write_text, open_regular_file
 from motion.limits import check_framerate
 
 PathLike = Union[str, Path]
@@ -69,6 +70,31 @@ def _number(value: Any, path: PathLike, field: str, minimum: Optional[float] = N
     return float(value)
 
 
+def _read_yaml(path: PathLike) -> Any:
+    """The YAML document in ``path``. Whatever stops it being read is the file's fault, raised as one
+    MotionDataError line: a FIFO (refused unopened: open() would wait for a writer forever), bytes
+    that are not UTF-8, nesting deeper than the parser's recursion, a syntax error (PyYAML's
+    message spans lines; only the problem and its position are kept)."""
+    expected = "a readable YAML motion config"
+    try:
+        with open_regular_file(path, expected) as raw:
+            return yaml.safe_load(io.TextIOWrapper(raw, encoding="utf-8"))
+    except MotionDataError:
+        raise
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as error:  # ValueError: UnicodeDecodeError
+        raise MotionDataError(path, "<file>", expected, _one_line(error)) from None
+
+
+def _one_line(error: BaseException) -> str:
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(error, RecursionError):
+        return "RecursionError: nested too deeply to parse"
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
 def _parse_entry(raw: Any, path: PathLike, index: int) -> MotionEntry:
     where = f"motions[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("file"), str) or not raw["file"]:
@@ -95,11 +121,7 @@ def _parse_entry(raw: Any, path: PathLike, index: int) -> MotionEntry:
 
 def read_motion_config(path: PathLike) -> List[MotionEntry]:
     """Parse and validate a motion config; errors name the entry and field."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError) as error:
-        raise MotionDataError(path, "<file>", "a readable YAML motion config", str(error)) from None
+    document = _read_yaml(path)
     if not isinstance(document, dict) or not isinstance(document.get("motions"), list):
         raise MotionDataError(path, "motions", "a top-level 'motions' list", repr(type(document).__name__))
     return [_parse_entry(raw, path, index) for index, raw in enumerate(document["motions"])]

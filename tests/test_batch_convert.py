@@ -16,6 +16,7 @@ from typing import Dict, List
 import pytest
 import torch
 import yaml
+from fifo_guard import returns_within
 from write_faults import LimitedDisk, denied, small_filesystem
 
 from motion.batch_convert import convert_amass_tree, output_name
@@ -195,6 +196,31 @@ def test_bad_motion_config_is_one_clear_error(tmp_path, bad):
     with pytest.raises(MotionDataError) as error:
         read_motion_config(config)
     assert str(config) in str(error.value)
+
+
+def test_a_fifo_undecodable_deep_or_broken_motion_config_is_one_line(tmp_path):
+    """Found by benchmarks/bench_hostile_inputs.py: a FIFO as the config blocked open() forever,
+    bytes that are not UTF-8 and deep nesting ended the CLI in a traceback, and a YAML syntax error
+    printed four lines."""
+    from motion.errors import MotionDataError
+    from motion.motion_config import read_motion_config
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(MotionDataError) as caught:
+        returns_within(10, lambda: read_motion_config(fifo), fifo)
+    assert caught.value.field == "<file>" and caught.value.found == "a FIFO (named pipe), not a regular file"
+    for name, content, found in (
+        ("binary.yaml", b"motions: [\xff\xfe]\n", "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff"),
+        ("deep.yaml", b"motions: " + b"[" * 5000 + b"]" * 5000, "RecursionError: nested too deeply to parse"),
+        ("syntax.yaml", b"motions: [a, {list", "expected ',' or '}', but got '<stream end>' at line 1, column 19"),
+    ):
+        config = tmp_path / name
+        config.write_bytes(content)
+        with pytest.raises(MotionDataError) as caught:
+            read_motion_config(config)
+        assert caught.value.field == "<file>" and caught.value.found.startswith(found), caught.value
+        assert "\n" not in str(caught.value)
 
 
 def test_each_motion_file_holds_only_its_own_clip(amass_dir, tmp_path):
