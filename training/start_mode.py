@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
-from motion.errors import MotionDataError
+from motion.errors import CheckpointError
 from training.overrides import config_differences, config_from_dict, config_to_dict, set_value
 from training.run_layout import RunDir
 
@@ -37,7 +37,7 @@ class StartMode:
 def decide_start(run_dir: RunDir, checkpoint_arg: Optional[PathLike]) -> StartMode:
     """ProtoMotions' rule: ``last.ckpt`` in the run dir → resume; else ``--checkpoint`` → warm start; else fresh.
 
-    Raises MotionDataError if a warm start is asked for from a file that does not exist.
+    Raises CheckpointError if a warm start is asked for from a file that does not exist.
     """
     given = None if checkpoint_arg is None else Path(checkpoint_arg)
     if run_dir.last_checkpoint.is_file():
@@ -45,7 +45,7 @@ def decide_start(run_dir: RunDir, checkpoint_arg: Optional[PathLike]) -> StartMo
         return StartMode(StartKind.RESUME, run_dir.last_checkpoint, ignored)
     if given is not None:
         if not given.is_file():
-            raise MotionDataError(given, "--checkpoint", "an existing checkpoint file", "no such file")
+            raise CheckpointError(given, "--checkpoint", "an existing checkpoint file", "no such file")
         return StartMode(StartKind.WARM_START, given)
     return StartMode(StartKind.FRESH)
 
