@@ -44,7 +44,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, file_digest
+from motion.io_utils import PathLike, atomic_torch_save, file_digest
 from motion.motion_file import (
     METADATA_KEY,
     MOTION_FIELDS,
@@ -55,7 +55,6 @@ from motion.motion_file import (
     read_torch_dict,
 )
 
-PathLike = Union[str, Path]
 MotionInput = Union[PathLike, Sequence[PathLike]]
 
 PACKAGE_FORMAT_VERSION = 1

@@ -18,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, write_motion_config
 from motion.motion_lib_packaging import PackagingResult, package_motion_lib
 
-PathLike = Union[str, Path]
 #: Short split names accepted besides motion.motion_config.SPLITS (the Dagster asset says ``val``).
 SPLIT_ALIASES = {"val": "validation"}
 

@@ -13,14 +13,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from motion.errors import MotionDataError, OutputWriteError
+from motion.io_utils import PathLike
 from retarget.ik import G1Retargeter, RetargetParams
-
-PathLike = Union[str, Path]
 
 _WORKER: Dict[str, Any] = {}
 

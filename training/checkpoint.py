@@ -32,19 +32,16 @@ extra               anything else plain (``rank_weights_md5``: one digest per ra
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 
 from motion.errors import CheckpointError, MotionDataError
-from motion.io_utils import atomic_torch_save, open_regular_file, regular_file_problem
+from motion.io_utils import PathLike, atomic_torch_save, open_regular_file, regular_file_problem
 from training.checkpoint_checks import check_checkpoint_payload, load_error_summary
 from training.checkpoint_upgrade import format_1_to_2
 from training.overrides import config_from_dict, config_hash, config_to_dict
 from training.rank_state import RankState
-
-PathLike = Union[str, Path]
 
 CHECKPOINT_FORMAT_VERSION = 2
 #: Older formats that still load: version → the upgrade to the next version (applied in turn).

@@ -5,14 +5,12 @@ field instead of a KeyError or NaN actions later."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
 
 from motion.errors import CheckpointError
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike
 
 #: Top-level checkpoint keys and the types they must have when present (older or partial
 #: payloads may lack some; the readers of each key say so themselves).

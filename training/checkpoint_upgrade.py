@@ -13,14 +13,12 @@ shipped ``data/pretrained/smpl_walk_jump/last.ckpt`` are such files) differs fro
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping
 
 from motion.errors import CheckpointError
+from motion.io_utils import PathLike
 from training.checkpoint_checks import check_types
 from training.rank_state import PROCESS_RNG_KEYS
-
-PathLike = Union[str, Path]
 
 #: Keys only format 1 has, and the types they must have when present.
 FORMAT_1_TYPES = {"step_count": (int,), "optimizers": (dict,), "rng_states": (list,)}

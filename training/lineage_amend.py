@@ -18,14 +18,11 @@ show, e.g. with ``mimic inference --full-eval`` on it.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional
 
 from motion.errors import CheckpointError, MotionDataError
-from motion.io_utils import file_digest
+from motion.io_utils import PathLike, file_digest
 from training.lineage import motion_lib_contents, utc_now
-
-PathLike = Union[str, Path]
 
 #: Record keys an amendment replaces (and keeps the previous values of).
 AMENDED_KEYS = ("motion_file", "motion_file_md5", "motion_lib")

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from motion.errors import CheckpointError
-from motion.io_utils import file_digest
+from motion.io_utils import PathLike, file_digest
 from training.dvc_records import dvc_recorded_md5
 from training.lineage_files import ancestors, find_amass_root, find_dvc_lock, locate_recorded
 from training.overrides import config_dict_hash
 from training.run_layout import EXPERIMENT_COPY
-
-PathLike = Union[str, Path]
 
 OK, MISMATCH, MISSING, SKIPPED = "ok", "mismatch", "missing", "skipped"
 FAILING = (MISMATCH, MISSING)

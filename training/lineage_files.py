@@ -11,12 +11,11 @@ to the new one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from training.dvc_records import LOCK_FILE
-
-PathLike = Union[str, Path]
 
 #: Folders, relative to an ancestor of the MotionLib, where an AMASS root is looked for.
 AMASS_ROOT_GUESSES = ("amass", "data/amass")

@@ -24,7 +24,9 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
+
+from motion.io_utils import PathLike
 
 #: What dagster-pipes puts in the environment of a process it launches.
 PIPES_ENV_VARS = ("DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES")
@@ -40,8 +42,6 @@ HEADLINE_METRICS = (
     "Eval/success_rate",
     "Eval/gt_err",
 )
-
-PathLike = Union[str, Path]
 
 
 def launched_by_dagster(environ: Optional[Mapping[str, str]] = None) -> bool:

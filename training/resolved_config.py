@@ -7,15 +7,13 @@ with (:func:`training.start_mode.resume_config`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
 from motion.errors import ConfigError
-from motion.io_utils import atomic_write_text
+from motion.io_utils import PathLike, atomic_write_text
 from training.overrides import OverrideError, config_from_dict, config_hash, config_to_dict
-
-PathLike = Union[str, Path]
 
 
 def write_resolved_config(path: PathLike, config: Any) -> None:

@@ -11,13 +11,13 @@ import enum
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple
 
 from motion.errors import CheckpointError
+from motion.io_utils import PathLike
 from training.overrides import config_differences, config_from_dict, config_to_dict, set_value
 from training.run_layout import RunDir
 
-PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
 
 
