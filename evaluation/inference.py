@@ -16,10 +16,13 @@ runs a baseline (no checkpoint needed; the config then comes from ``experiment_p
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "training/experiments/mimic/mlp.py"
 
@@ -142,8 +145,8 @@ def _full_eval(
         f"gt_err {summary['Eval/gt_err']:.4f} m; wrote {out_dir}"
     )
     if not options.quiet:
-        print(format_summary(summary))
-        print(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
+        log.info(format_summary(summary))
+        log.info(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
     return 0
 
 
@@ -218,9 +221,11 @@ def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
     if not options.quiet:
         mean = sum(returns) / len(returns) if returns else float("nan")
         where = "in the viewer" if interactive else "headless"
-        print(f"ran {steps} steps x {env.num_envs} envs {where}; {len(returns)} episodes ended, mean return {mean:.3f}")
+        log.info(
+            f"ran {steps} steps x {env.num_envs} envs {where}; {len(returns)} episodes ended, mean return {mean:.3f}"
+        )
         if options.record:
-            print(f"wrote {options.record}")
+            log.info(f"wrote {options.record}")
     return 0
 
 

@@ -66,5 +66,5 @@ def resume_config(saved: Any, requested: Any, keep_from_request: Sequence[str] =
         else:
             warnings.append(f"resuming: ignoring {key}={new!r}, keeping the saved {key}={old!r}")
     for line in warnings:
-        log.warning(line)
+        log.warning(f"mimic train: resume: {line}")
     return config, warnings
