@@ -136,13 +136,16 @@ def _full_eval(
         wall_seconds=round(seconds, 3),
         motion_seconds_per_wall_second=round(motion_seconds / max(seconds, 1e-9), 3),
     )
+    label = str(env.motion_lib.metadata.get("split_label") or "")
+    if label:  # a validation/test MotionLib made of train clips (motion.motion_lib_splits): say so everywhere
+        summary["motion_lib_label"] = label
     out_dir = output_dir_for(options, config)
     paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
     from training import pipes_reporting
 
     pipes_reporting.report_log(  # no-op unless Dagster launched this process
         f"full-eval: success rate {summary['Eval/success_rate']:.4f} over {summary['num_motions']} motions, "
-        f"gt_err {summary['Eval/gt_err']:.4f} m; wrote {out_dir}"
+        f"gt_err {summary['Eval/gt_err']:.4f} m{' ' + label if label else ''}; wrote {out_dir}"
     )
     if not options.quiet:
         log.info(format_summary(summary))
@@ -158,6 +161,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines = [
         f"Eval/success_rate {summary['Eval/success_rate']:.4f} "
         f"({summary['num_success']}/{summary['num_motions']} motions)   Eval/gt_err {summary['Eval/gt_err']:.4f} m"
+        + (f"   {summary['motion_lib_label']}" if summary.get("motion_lib_label") else "")
     ]
     lines.append(f"{'metric':<18}{'all':>12}{'successful':>12}  unit")
     for name, value in summary["all"].items():
