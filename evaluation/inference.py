@@ -121,7 +121,7 @@ def _full_eval(
     from evaluation.evaluator import evaluate
 
     started = time.perf_counter()
-    result = evaluate(env, policy, max_frames=options.max_frames)
+    result = evaluate(env, policy, max_frames=options.max_frames, progress=not options.quiet)
     seconds = time.perf_counter() - started
     motion_seconds = sum((row["frames"] - 1) * env.dt for row in result.rows)
     summary = dict(

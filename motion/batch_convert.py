@@ -308,9 +308,9 @@ def convert_amass_tree(
     size = max(1, min(chunk_size, -(-len(todo) // (4 * max(1, workers)))))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
 
-    from tqdm import tqdm
+    from motion.progress import Progress
 
-    bar = tqdm(total=len(todo), unit="file", desc="convert", disable=not progress)
+    bar = Progress(len(todo), "convert", "file", enabled=progress)  # a bar on a terminal, else lines
     try:
         if workers <= 1:
             _worker_init()

@@ -48,4 +48,5 @@ def configure_console_logging(level: int = logging.INFO) -> None:
         logger.addHandler(_ConsoleHandler(errors=False))
         logger.addHandler(_ConsoleHandler(errors=True))
         logger.setLevel(level)
-        logger.propagate = False  # the root logger's handlers (if any) would print it twice
+        # Records still propagate: the CLI's root logger has no handlers, so nothing prints twice,
+        # and a root handler someone installed (pytest's caplog, an application's) still sees them.

@@ -339,11 +339,9 @@ def _motion_tables(packed: Sequence[Tuple[_Sized, str]]) -> Dict[str, Any]:
 
 
 def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return items
-    from tqdm import tqdm
+    from motion.progress import progress_iter
 
-    return tqdm(items, desc=desc, unit="motion")
+    return progress_iter(items, desc, "motion", enabled=enabled)  # a bar on a terminal, else lines
 
 
 def _version() -> str:

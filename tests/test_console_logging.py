@@ -23,7 +23,6 @@ def console():
         logger = logging.getLogger(name)
         logger.handlers[:] = handlers
         logger.setLevel(level)
-        logger.propagate = True
 
 
 def test_info_goes_to_stdout_and_warnings_to_stderr_once(console, capsys):

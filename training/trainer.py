@@ -174,6 +174,7 @@ class _EpochLoop:
         self.is_main = rank == 0
         self.wandb: Any = None
         self.started = time.time()
+        self.first_epoch = self.first_env_steps = 0  # where this process started (set in run)
         self.earlier_wall_seconds = 0.0  # training time of the processes this run resumed from
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
@@ -200,6 +201,7 @@ class _EpochLoop:
                 self.evaluations = int(counters.get("eval_count", 0))
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
+        self.first_epoch, self.first_env_steps = self.agent.epoch, self.agent.env_steps  # for the ETA
         if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
             self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
@@ -358,7 +360,24 @@ class _EpochLoop:
             f"reward {reward:8.3f} | ep len {length:7.1f} | clip_frac {metrics.get('Train/clip_frac', 0.0):.3f} | "
             f"term {metrics.get('env/termination_rate', 0.0):.3f}"
             + (f" | success {metrics['Eval/success_rate']:.3f}" if "Eval/success_rate" in metrics else "")
+            + f" | ETA {self._eta()}"
         )
+
+    def _eta(self) -> str:
+        """Time to max_epochs or training_max_steps (whichever ends first) at this process's rate so far."""
+        from motion.progress import format_duration
+
+        agent, config = self.agent, self.config.agent
+        elapsed = time.time() - self.started
+        done = agent.epoch - self.first_epoch
+        if done <= 0 or elapsed <= 0:
+            return "?"
+        per_epoch = elapsed / done
+        steps_per_epoch = max(1, (agent.env_steps - self.first_env_steps) // done)
+        left = (config.training_max_steps - agent.env_steps) / steps_per_epoch
+        if config.max_epochs:
+            left = min(left, config.max_epochs - agent.epoch)
+        return format_duration(max(0.0, left) * per_epoch)
 
     def _summary(self) -> None:
         minutes = (time.time() - self.started) / 60
