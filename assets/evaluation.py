@@ -76,6 +76,9 @@ def split_metadata(split: str, out_dir: Path) -> dict[str, Any]:
         f"{split}/num_motions": int(summary["num_motions"]),
         f"{split}/num_success": int(summary["num_success"]),
         f"{split}/motion_file_md5": str(summary.get("motion_file_md5", "")),
+        # "(train clips: no held-out data in ...)" when the split's MotionLib stands in with train clips
+        f"{split}/held_out": not summary.get("motion_lib_label"),
+        **({f"{split}/label": summary["motion_lib_label"]} if summary.get("motion_lib_label") else {}),
     }
     for name, value in summary["all"].items():
         if value is not None:

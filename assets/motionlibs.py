@@ -30,7 +30,9 @@ class MotionLibConfig(dg.Config):
 
 def _materialize_split(context: dg.AssetExecutionContext, paths: PathsResource, split: str, use_train: bool):
     output = paths.motionlib_file(split)
-    result = package_split(paths.motions_dir, split, output, empty_split_uses_train=use_train, log=context.log.warning)
+    result = package_split(
+        paths.motions_dir, split, output, empty_split_uses_train=use_train, log_info=context.log.info
+    )
     packaging, md5 = result.packaging, output_md5(output)
     context.log.info(
         f"packaged {packaging.num_motions} motions ({packaging.num_frames} frames) into {output}; md5 {md5}"
@@ -41,6 +43,9 @@ def _materialize_split(context: dg.AssetExecutionContext, paths: PathsResource, 
             "md5": md5,
             "split": split,
             "packaged_split": result.packaged_split,
+            # Said wherever the MotionLib is reported: its numbers are not held-out numbers.
+            "held_out": result.packaged_split == result.split,
+            **({"label": result.label} if result.label else {}),
             "subsets": dg.MetadataValue.json(result.subsets),
             "motion_config": dg.MetadataValue.path(str(result.motion_config)),
             "num_motions": packaging.num_motions,

@@ -24,14 +24,12 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from evaluation.metrics import METRIC_NAMES
 from motion.errors import ResultsFileError
-from motion.io_utils import atomic_output, atomic_torch_save, atomic_write_text
+from motion.io_utils import PathLike, atomic_output, atomic_torch_save, atomic_write_text
 from training.run_layout import EVAL_DIR, PLOTS_DIR
-
-PathLike = Union[str, Path]
 
 #: per_motion.parquet columns, in file order: name → Python type (int → int64, float → float64).
 #: per_motion.parquet: the evaluator's row columns (evaluation.metrics.ROW_COLUMNS) and their types.

@@ -72,11 +72,14 @@ def evaluate(
     motion_ids: Optional[Sequence[int]] = None,
     max_frames: Optional[int] = None,
     keep_predicted: bool = True,
+    progress: bool = False,
 ) -> EvaluationResult:
     """Run ``policy`` on every motion of ``motion_ids`` (default: all of the env's MotionLib).
 
-    ``max_frames`` caps each motion (None: to its end). The env is left in evaluation state;
-    callers that continue training with it restore a snapshot (``MimicEnv.state_dict``).
+    ``max_frames`` caps each motion (None: to its end). ``progress``: report motions done with
+    rate and ETA (:mod:`motion.progress`; ``mimic inference --full-eval`` turns it on). The env
+    is left in evaluation state; callers that continue training with it restore a snapshot
+    (``MimicEnv.state_dict``).
     """
     from evaluation.metrics import summarize_motions
 
@@ -88,7 +91,9 @@ def evaluate(
         raise ValueError("evaluate: no motions to evaluate")
     rows: List[Dict[str, Any]] = []
     predicted: List[Dict[str, Tensor]] = []
-    with _evaluation_settings(env):
+    from motion.progress import Progress
+
+    with _evaluation_settings(env), Progress(int(ids.numel()), "full-eval", "motion", enabled=progress) as done:
         for start in range(0, int(ids.numel()), env.num_envs):
             batch = ids[start : start + env.num_envs]
             frames = frames_to_evaluate(env, batch, max_frames)
@@ -97,6 +102,7 @@ def evaluate(
                 rows.append(_motion_row(env, recording, env_id, motion_id, count))
                 if keep_predicted:
                     predicted.append(_predicted_motion(recording, env_id, count, env.sim.robot.dof_format))
+            done.update(int(batch.numel()))
     summary = summarize_motions(rows)
     predicted_lib = _predicted_motion_lib(env, ids, predicted) if keep_predicted else None
     return EvaluationResult(rows=rows, summary=summary, predicted_motion_lib=predicted_lib)

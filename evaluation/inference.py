@@ -16,10 +16,13 @@ runs a baseline (no checkpoint needed; the config then comes from ``experiment_p
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "training/experiments/mimic/mlp.py"
 
@@ -118,7 +121,7 @@ def _full_eval(
     from evaluation.evaluator import evaluate
 
     started = time.perf_counter()
-    result = evaluate(env, policy, max_frames=options.max_frames)
+    result = evaluate(env, policy, max_frames=options.max_frames, progress=not options.quiet)
     seconds = time.perf_counter() - started
     motion_seconds = sum((row["frames"] - 1) * env.dt for row in result.rows)
     summary = dict(
@@ -133,17 +136,20 @@ def _full_eval(
         wall_seconds=round(seconds, 3),
         motion_seconds_per_wall_second=round(motion_seconds / max(seconds, 1e-9), 3),
     )
+    label = str(env.motion_lib.metadata.get("split_label") or "")
+    if label:  # a validation/test MotionLib made of train clips (motion.motion_lib_splits): say so everywhere
+        summary["motion_lib_label"] = label
     out_dir = output_dir_for(options, config)
     paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
     from training import pipes_reporting
 
     pipes_reporting.report_log(  # no-op unless Dagster launched this process
         f"full-eval: success rate {summary['Eval/success_rate']:.4f} over {summary['num_motions']} motions, "
-        f"gt_err {summary['Eval/gt_err']:.4f} m; wrote {out_dir}"
+        f"gt_err {summary['Eval/gt_err']:.4f} m{' ' + label if label else ''}; wrote {out_dir}"
     )
     if not options.quiet:
-        print(format_summary(summary))
-        print(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
+        log.info(format_summary(summary))
+        log.info(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
     return 0
 
 
@@ -155,6 +161,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines = [
         f"Eval/success_rate {summary['Eval/success_rate']:.4f} "
         f"({summary['num_success']}/{summary['num_motions']} motions)   Eval/gt_err {summary['Eval/gt_err']:.4f} m"
+        + (f"   {summary['motion_lib_label']}" if summary.get("motion_lib_label") else "")
     ]
     lines.append(f"{'metric':<18}{'all':>12}{'successful':>12}  unit")
     for name, value in summary["all"].items():
@@ -218,9 +225,11 @@ def _run_continuously(options: InferenceOptions, env: Any, policy: Any) -> int:
     if not options.quiet:
         mean = sum(returns) / len(returns) if returns else float("nan")
         where = "in the viewer" if interactive else "headless"
-        print(f"ran {steps} steps x {env.num_envs} envs {where}; {len(returns)} episodes ended, mean return {mean:.3f}")
+        log.info(
+            f"ran {steps} steps x {env.num_envs} envs {where}; {len(returns)} episodes ended, mean return {mean:.3f}"
+        )
         if options.record:
-            print(f"wrote {options.record}")
+            log.info(f"wrote {options.record}")
     return 0
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from motion.errors import ResultsFileError
-from motion.io_utils import atomic_output
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike, atomic_output
 
 DPI = 100  # pixels per inch of every PNG
 TRAINING_CURVES_SIZE_IN = (10.0, 7.0)  # (width, height) inches → 1000 × 700 px

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Union
+from typing import List
 
 from motion.errors import ResultsFileError
+from motion.io_utils import PathLike
 from training.run_layout import EVAL_DIR, METRICS_CSV, PLOTS_DIR, RunDir
-
-PathLike = Union[str, Path]
 
 TRAINING_CURVES_PNG = "training_curves.png"
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 from contextlib import ExitStack, suppress
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 
-from motion.io_utils import atomic_output
+from motion.io_utils import PathLike, atomic_output
 
-PathLike = Union[str, Path]
 CODEC = "libx264"
 PIXEL_FORMAT = "yuv420p"
 #: x264 quality/speed: CRF 23 is x264's default quality; "veryfast" encodes ~3× faster than the

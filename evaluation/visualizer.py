@@ -23,6 +23,7 @@ import numpy as np
 
 from evaluation.smoothness import DEFAULT_JERK_THRESHOLD, DEFAULT_WINDOW_S
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from robots.registry import MOTION_SHAPES, robot_by_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from evaluation.visualizer_scene import VisualizerScene
     from motion.motion_lib import MotionLib
 
-PathLike = Union[str, Path]
 
 DISPLAY_FPS = 30.0  # frames per second shown (and written to videos)
 SPEED_STEP = 1.5

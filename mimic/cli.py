@@ -12,6 +12,7 @@ import importlib
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from motion.console_logging import configure_console_logging
 from motion.errors import InputError, OutputWriteError
 
 #: Exit status when an output cannot be written (sysexits' EX_IOERR); bad input exits with 2.
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    configure_console_logging()  # the library's INFO lines to stdout, warnings to stderr
     try:
         result = args.handler(args)
     except InputError as error:  # bad motion data, checkpoint, config or results file

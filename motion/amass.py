@@ -20,15 +20,13 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
 from motion.errors import MotionDataError
-from motion.io_utils import open_regular_file
+from motion.io_utils import PathLike, open_regular_file
 from motion.limits import MAX_ABS_POSE, MAX_ABS_TRANS, MAX_ARRAY_ELEMENTS, MAX_FRAMERATE, MAX_FRAMES, check_framerate
-
-PathLike = Union[str, Path]
 
 #: Width of ``poses`` for each body model: axis-angle for every joint of the model.
 POSE_WIDTH_BY_MODEL = {"smplh": 156, "smplx": 165, "smpl": 72}

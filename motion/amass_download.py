@@ -31,12 +31,10 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_write_text, file_digest
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike, atomic_write_text, file_digest
 
 DEFAULT_BASE_URL = "https://download.is.tue.mpg.de"
 DEFAULT_MODEL = "smplh/gender_specific/mosh_results"

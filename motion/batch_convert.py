@@ -19,17 +19,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
 from motion.errors import MotionDataError, OutputWriteError
-from motion.io_utils import atomic_write_text, file_digest
+from motion.io_utils import PathLike, atomic_write_text, file_digest
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, check_framerate
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
 from motion.motion_file import SMPL_SIZES, save_motion
 
-PathLike = Union[str, Path]
 MOTION_FORMAT_VERSION = 1
 _UNSAFE_NAME = re.compile(r"[-() ]")
 
@@ -309,9 +308,9 @@ def convert_amass_tree(
     size = max(1, min(chunk_size, -(-len(todo) // (4 * max(1, workers)))))
     chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
 
-    from tqdm import tqdm
+    from motion.progress import Progress
 
-    bar = tqdm(total=len(todo), unit="file", desc="convert", disable=not progress)
+    bar = Progress(len(todo), "convert", "file", enabled=progress)  # a bar on a terminal, else lines
     try:
         if workers <= 1:
             _worker_init()

@@ -34,11 +34,21 @@ from motion.rotations import (
 from motion.skeleton import NEUTRAL_OFFSETS, NUM_BODIES, PARENTS, SMPL_INDEX_OF_BODY
 
 #: Bumped whenever converted numbers would change; stored in every ``.motion`` file.
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: computed in float64 (CPU-independent bytes)
 
-#: float32 like the stored files: it matches ProtoMotions' float32 output to rounding and halves
-#: the memory traffic of the batched pass (float64 only changes results below 1e-6).
-COMPUTE_DTYPE = torch.float32
+#: float64, rounded to the stored float32 at the end: the same input gives the same bytes on every
+#: CPU. In float32, SIMD kernels (AVX-512, AVX2, none) round differently, so a clip converted on
+#: one machine differed from the same clip converted on another in the last bits, and lineage
+#: (md5 of every .motion file) could not be checked across machines. Results match the float32
+#: pass, and ProtoMotions' float32 output, to rounding (below 1e-6); the conversion costs a
+#: little more (benchmarks/bench_conversion.py).
+COMPUTE_DTYPE = torch.float64
+
+
+def _as_stored(values: torch.Tensor) -> torch.Tensor:
+    """``values`` rounded to the stored float32, kept in the compute dtype."""
+    return values.to(torch.float32).to(COMPUTE_DTYPE)
+
 
 #: Right-multiplied onto SMPL's global rotations to give the humanoid's body rotations.
 SMPL_TO_HUMANOID_ROT = (-0.5, -0.5, -0.5, 0.5)
@@ -161,7 +171,7 @@ def convert_body_pose_batch(
     clip_starts, clip_of_frame, first, last = _segment_layout(lengths)
     dt = (1.0 / torch.tensor([float(f) for f in fps], dtype=COMPUTE_DTYPE))[clip_of_frame]
 
-    axis_angle = torch.from_numpy(np.concatenate([np.asarray(p, dtype=np.float32) for p in poses]))
+    axis_angle = torch.from_numpy(np.concatenate([np.asarray(p, dtype=np.float64) for p in poses]))
     axis_angle = axis_angle.reshape(num_frames, 24, 3)
     smpl_local = quat_from_rotvec(axis_angle[:, list(SMPL_INDEX_OF_BODY)])
 
@@ -172,7 +182,7 @@ def convert_body_pose_batch(
     local_rot = quat_standardize(local_rot)
 
     body_offsets = torch.tensor(NEUTRAL_OFFSETS if offsets is None else offsets, dtype=COMPUTE_DTYPE)
-    root_pos = torch.from_numpy(np.concatenate([np.asarray(t, dtype=np.float32) for t in trans]))
+    root_pos = torch.from_numpy(np.concatenate([np.asarray(t, dtype=np.float64) for t in trans]))
     global_rot, global_pos = forward_kinematics(local_rot, root_pos, body_offsets, PARENTS)
     global_rot = quat_standardize(global_rot)
 
@@ -182,6 +192,9 @@ def convert_body_pose_batch(
     clip_min_z = clip_min_z.scatter_reduce(0, clip_of_frame, frame_min_z, reduce="amin")
     global_pos[..., 2] += (params.height_offset - clip_min_z)[clip_of_frame][:, None]
 
+    # Velocities are differences of the positions and rotations as they will be stored (rounded
+    # to float32), so a reader recomputing them from the file gets the stored values.
+    global_pos, global_rot, local_rot = (_as_stored(x) for x in (global_pos, global_rot, local_rot))
     horizon = params.velocity_max_horizon
     body_vel = min_horizon_difference(global_pos, first, last, horizon, dt)
     body_ang_vel = min_horizon_difference(global_rot, first, last, horizon, dt, rotations=True)

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Union
 
 from motion.errors import WRITE_ERRNOS, MotionDataError, OutputWriteError
 
+#: The path type every module takes (imported from here, defined once).
 PathLike = Union[str, Path]
 #: Opens the raw file under a temp file's buffered writer, given its descriptor.
 RawOpener = Callable[[int], io.RawIOBase]

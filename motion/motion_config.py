@@ -15,16 +15,13 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_write_text, open_regular_file
+from motion.io_utils import PathLike, atomic_write_text, open_regular_file
 from motion.limits import check_framerate
-
-PathLike = Union[str, Path]
 
 #: AMASS subsets held out for testing and validation (both the old and new archive names);
 #: every other subset is training data. The split used by PHC and ProtoMotions.

@@ -46,11 +46,9 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 import torch
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, open_regular_file, regular_file_problem
+from motion.io_utils import PathLike, atomic_torch_save, open_regular_file, regular_file_problem
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, MAX_FRAMES, MIN_FRAMERATE
 from motion.skeleton import NUM_BODIES, NUM_DOFS
-
-PathLike = Union[str, Path]
 
 #: Per-frame tensors of a ``.motion`` file, each with its per-frame shape and dtype. ``"B"`` stands
 #: for the number of bodies and ``"D"`` for the number of degrees of freedom, both read from the file.

@@ -32,14 +32,13 @@ import torch
 from torch import Tensor
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save
+from motion.io_utils import PathLike, atomic_torch_save
 from motion.motion_file import METADATA_KEY, read_torch_dict
 from motion.motion_lib_checks import PER_MOTION_KEYS as _PER_MOTION_KEYS
 from motion.motion_lib_checks import check_finite_columns, check_motion_lib_dict
 from motion.motion_lib_shards import resolve_motion_file
 from motion.rotations import MIN_SLERP_ARC, quat_to_rotvec
 
-PathLike = Union[str, Path]
 #: Times this close to a frame (in frames) read that frame alone: float32 rounding of t = k·dt
 #: must not turn into a blend of 0.99999 with the previous frame (a sign-flipped quaternion and
 #: that frame's contacts). Far below any motion's resolution.

@@ -8,17 +8,16 @@ Every problem is a :class:`MotionDataError` naming the file and the key.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Mapping, Tuple, Union
+from typing import Any, Mapping, Tuple
 
 import torch
 from torch import Tensor
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, MIN_FRAMERATE
 from motion.motion_file import METADATA_KEY
 
-PathLike = Union[str, Path]
 PER_FRAME_KEYS = ("gts", "grs", "gvs", "gavs", "dps", "dvs")
 OPTIONAL_PER_FRAME_KEYS = ("lrs", "contacts")
 PER_MOTION_KEYS = ("length_starts", "motion_num_frames", "motion_lengths", "motion_dt", "motion_weights")

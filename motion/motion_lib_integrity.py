@@ -10,16 +10,15 @@ are *sound* and reports every problem at once. ``mimic motionlib check`` and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping
 
 import torch
 
 from motion.conversion import ConversionParams
+from motion.io_utils import PathLike
 from motion.motion_file import METADATA_KEY, read_torch_dict
 from motion.motion_lib_checks import check_motion_lib_dict
 
-PathLike = Union[str, Path]
 #: Float tensors of a packaged MotionLib (see motion.motion_lib_packaging).
 FLOAT_KEYS = ("gts", "grs", "gvs", "gavs", "dps", "dvs", "lrs")
 QUATERNION_KEYS = ("grs", "lrs")

@@ -44,7 +44,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, file_digest
+from motion.io_utils import PathLike, atomic_torch_save, file_digest
 from motion.motion_file import (
     METADATA_KEY,
     MOTION_FIELDS,
@@ -55,7 +55,6 @@ from motion.motion_file import (
     read_torch_dict,
 )
 
-PathLike = Union[str, Path]
 MotionInput = Union[PathLike, Sequence[PathLike]]
 
 PACKAGE_FORMAT_VERSION = 1
@@ -213,6 +212,7 @@ def package_motion_lib(
     progress: bool = False,
     expected: Optional[MotionSizes] = None,
     files_relative_to_output: bool = False,
+    extra_metadata: Optional[Mapping[str, Any]] = None,
 ) -> PackagingResult:
     """Package ``.motion`` files (see :func:`find_motion_sources`) into one ``.pt`` at ``output_file``.
 
@@ -222,12 +222,15 @@ def package_motion_lib(
     those of the first motion). ``motion_files`` holds each path as found (relative ones relative
     to the working directory), or with ``files_relative_to_output`` relative to the output's
     folder (POSIX separators), so the bytes do not depend on where the data lies or whether it
-    was named by a relative or an absolute path.
+    was named by a relative or an absolute path. ``extra_metadata`` (plain data) is added to the
+    file's ``mimicflow`` metadata (e.g. which split a MotionLib stands for).
     """
     started = time.perf_counter()
     origin = motion_paths_or_yaml if isinstance(motion_paths_or_yaml, (str, Path)) else "<motion list>"
     sources = find_motion_sources(motion_paths_or_yaml, motion_root)
     data, failures = build_motion_lib(sources, skip_bad=skip_bad, progress=progress, origin=origin, expected=expected)
+    if extra_metadata:
+        data[METADATA_KEY].update(dict(extra_metadata))
     if files_relative_to_output:
         folder = Path(output_file).parent
         data["motion_files"] = tuple(Path(os.path.relpath(name, folder)).as_posix() for name in data["motion_files"])
@@ -336,11 +339,9 @@ def _motion_tables(packed: Sequence[Tuple[_Sized, str]]) -> Dict[str, Any]:
 
 
 def _progress(items: Sequence[Any], enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return items
-    from tqdm import tqdm
+    from motion.progress import progress_iter
 
-    return tqdm(items, desc=desc, unit="motion")
+    return progress_iter(items, desc, "motion", enabled=enabled)  # a bar on a terminal, else lines
 
 
 def _version() -> str:

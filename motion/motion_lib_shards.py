@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 
-PathLike = Union[str, Path]
 SHARD_TOKEN = "slurmrank"
 
 

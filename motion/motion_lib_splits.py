@@ -16,15 +16,18 @@ relative or an absolute path.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, write_motion_config
 from motion.motion_lib_packaging import PackagingResult, package_motion_lib
 
-PathLike = Union[str, Path]
+log = logging.getLogger(__name__)
+
 #: Short split names accepted besides motion.motion_config.SPLITS (the Dagster asset says ``val``).
 SPLIT_ALIASES = {"val": "validation"}
 
@@ -46,6 +49,13 @@ class SplitPackagingResult:
     subsets: List[str]  # the subsets that contributed motions, in packaging order
     motion_config: Path  # the joined YAML beside the MotionLib
     packaging: PackagingResult
+    label: str = ""  # e.g. "(train clips: no held-out data in the samples)" when it stands in for a split
+
+
+def train_stand_in_label(subsets: Sequence[str]) -> str:
+    """How a validation or test MotionLib made of train clips is labelled wherever it is reported."""
+    where = "the " + ", ".join(subsets) if subsets else "the converted subsets"
+    return f"(train clips: no held-out data in {where})"
 
 
 def join_split_entries(
@@ -83,15 +93,17 @@ def package_split(
     empty_split_uses_train: bool = False,
     skip_bad: bool = False,
     progress: bool = False,
-    log: Callable[[str], None] = print,
+    log_info: Optional[Callable[[str], None]] = None,
 ) -> SplitPackagingResult:
     """Package ``split`` (a name of :data:`SPLITS` or ``val``) of the converted subsets below
     ``motions_dir`` (see :func:`join_split_entries`) into ``output_file``, writing the joined
     motion config beside it (``output_file`` with suffix ``.yaml``).
 
     With ``empty_split_uses_train``, a validation or test split that no subset belongs to (e.g.
-    only the samples, all training data) is packaged from the train split instead, said loudly
-    through ``log`` and in ``packaged_split``. ``skip_bad``: as for
+    only the samples, all training data) is packaged from the train split instead: the result's
+    ``packaged_split`` and ``label`` (:func:`train_stand_in_label`) say so, the MotionLib's
+    metadata records both (``split``, ``packaged_split``, ``split_label``) so every evaluation of
+    it is labelled too, and ``log_info`` (default: this module's logger) reports it. ``skip_bad``: as for
     :func:`~motion.motion_lib_packaging.package_motion_lib`.
 
     Raises:
@@ -100,13 +112,12 @@ def package_split(
     """
     split = split_name(split)
     entries, used = join_split_entries(motions_dir, split, subsets)
-    packaged_split = split
+    packaged_split, label = split, ""
     if not entries and split != "train" and empty_split_uses_train:
         entries, used = join_split_entries(motions_dir, "train", subsets)
-        packaged_split = "train"
-        log(
-            f"NO converted subset belongs to the {split} split: packaging the TRAIN split as the MotionLib for "
-            f"{split} (packaged_split=train). Convert a {split} subset to evaluate on held-out motions."
+        packaged_split, label = "train", train_stand_in_label(used)
+        (log_info or log.info)(
+            f"{split} MotionLib: the train clips {label}; convert a {split} subset to evaluate on held-out motions"
         )
     if not entries:
         raise MotionDataError(
@@ -118,5 +129,6 @@ def package_split(
     packaging = package_motion_lib(
         motion_config, output_file, motion_root=motions_dir, skip_bad=skip_bad, progress=progress,
         files_relative_to_output=True,
+        extra_metadata={"split": split, "packaged_split": packaged_split, "split_label": label},
     )  # fmt: skip
-    return SplitPackagingResult(split, packaged_split, used, motion_config, packaging)
+    return SplitPackagingResult(split, packaged_split, used, motion_config, packaging, label)

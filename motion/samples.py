@@ -17,12 +17,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Optional
 
 from motion.errors import MotionDataError
-from motion.io_utils import atomic_output, file_digest
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike, atomic_output, file_digest
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 SAMPLES_SUBSET = "samples"

@@ -13,13 +13,11 @@ from __future__ import annotations
 import math
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from motion.io_utils import atomic_output
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike, atomic_output
 
 SYNTHETIC_SUBSET = "SYNTHETIC"
 SYNTHETIC_NOTE = (

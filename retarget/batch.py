@@ -13,14 +13,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from motion.errors import MotionDataError, OutputWriteError
+from motion.io_utils import PathLike
 from retarget.ik import G1Retargeter, RetargetParams
-
-PathLike = Union[str, Path]
 
 _WORKER: Dict[str, Any] = {}
 
@@ -145,8 +144,11 @@ def retarget_motion_lib(
     workers: int = 1,
     out_dir: Optional[PathLike] = None,
     params: RetargetParams = RetargetParams(),
+    progress: bool = False,
 ) -> RetargetReport:
-    """Retarget every motion of ``motion_file`` to the G1; package the good ones into ``output_file``."""
+    """Retarget every motion of ``motion_file`` to the G1; package the good ones into ``output_file``.
+
+    ``progress``: report motions done with rate and ETA (:mod:`motion.progress`)."""
     from motion.motion_lib_packaging import package_motion_lib
     from retarget.output import g1_sizes
     from retarget.quality import write_quality_report
@@ -159,12 +161,15 @@ def retarget_motion_lib(
     motions_dir = Path(out_dir) if out_dir is not None else output_file.with_name(output_file.stem + "_motions")
     motions_dir.mkdir(parents=True, exist_ok=True)
     jobs = plan_jobs(motion_file, motions_dir)
+    from motion.progress import progress_iter
+
     if workers <= 1:
         _worker_init(xml, params)
-        outcomes = [run_job(job) for job in jobs]
+        outcomes = [run_job(job) for job in progress_iter(jobs, "retarget", "motion", enabled=progress)]
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(xml, params)) as pool:
-            outcomes = list(pool.map(run_job, jobs, chunksize=1))
+            results = pool.map(run_job, jobs, chunksize=1)
+            outcomes = list(progress_iter(results, "retarget", "motion", total=len(jobs), enabled=progress))
     report = RetargetReport(output_file=output_file)
     for (index, row, error), job in zip(outcomes, jobs):  # map keeps the job order
         assert index == job.index

@@ -9,8 +9,7 @@ frames, dofs by one-frame differences. They are written with ``motion.motion_fil
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict
 
 import numpy as np
 import torch
@@ -20,8 +19,6 @@ from motion.motion_file import METADATA_KEY, MotionSizes
 from motion.rotations import quat_conjugate, quat_mul, quat_standardize
 from retarget.ik import RetargetResult, lowest_sole_point
 from robots.g1_kinematics import FEET, G1Model
-
-PathLike = Union[str, Path]
 
 #: Reference foot contacts are smoothed over this many frames before thresholding.
 CONTACT_SMOOTHING_FRAMES = 5

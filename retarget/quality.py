@@ -24,15 +24,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Union
+from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
-from motion.io_utils import atomic_output, atomic_write_text
+from motion.io_utils import PathLike, atomic_output, atomic_write_text
 from retarget.ik import lowest_sole_point
 from robots.g1_kinematics import FEET, KEYPOINT_FRAMES, LOWER_BODY_KEYPOINTS, G1Model
-
-PathLike = Union[str, Path]
 
 #: A joint this far outside its range (rad) counts as a violation (float rounding is not one).
 LIMIT_TOLERANCE = 1e-6

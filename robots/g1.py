@@ -19,11 +19,10 @@ import math
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from motion.errors import MotionDataError
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike
 
 #: Environment variable naming the G1 MJCF file.
 G1_XML_ENV = "MIMIC_G1_XML"

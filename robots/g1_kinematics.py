@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from robots.g1 import G1_NUM_DOFS, resolve_g1_xml
-
-PathLike = Union[str, Path]
 
 #: Toe point in the ankle-roll link frame (m): midway between the two front contact spheres of
 #: the sole (x = 0.12, y = ±0.03, z = −0.03 in the 29-DoF model).

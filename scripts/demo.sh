@@ -86,7 +86,8 @@ if [ "$synthetic" = 1 ]; then
     echo "== 10/11 the shipped policy: skipped (it tracks the real walk and jumps clips, not fetched here)"
     echo "== 11/11 its video: skipped"
 else
-    # The MotionLib the shipped policy was trained on, rebuilt byte for byte from the clips.
+    # The MotionLib the shipped policy's lineage records, rebuilt byte for byte from the clips
+    # (converter 2 computes in float64: the same bytes on every CPU).
     walk_jump_lib="data/motionlib/walk_jump.pt"
     printf '%s\n' "motions:" \
         "- file: samples/hbp_sample_walk_female_120fps_poses.motion" "  weight: 1.0" \

@@ -35,10 +35,16 @@ def test_readme_conversion_and_split_statements_match_the_code(repo_root):
 
 def test_architecture_names_existing_modules(repo_root):
     text = (repo_root / "docs" / "ARCHITECTURE.md").read_text()
-    modules = set(re.findall(r"`((?:motion|mimic|robots|training|evaluation|assets|pipelines)/[\w/]+\.py)`", text))
+    packages = "motion|mimic|robots|training|evaluation|retarget|assets|pipelines|tests"
+    modules = set(re.findall(rf"`((?:{packages})/[\w/]+\.py)`", text))
     assert len(modules) >= 12
     missing = sorted(m for m in modules if not (repo_root / m).is_file())
     assert not missing, f"ARCHITECTURE.md names missing modules: {missing}"
+    # The folder map names every top-level package, and its layer line is the import test's order.
+    folder_map = text.split("## Folder map and layers", 1)[1].split("\n## ", 1)[0]
+    for folder in ("motion", "robots", "training", "retarget", "evaluation", "mimic", "assets", "pipelines", "data"):
+        assert f"`{folder}/`" in folder_map, folder
+    assert "motion/ ◀── robots/ ◀── training/, retarget/ ◀── evaluation/ ◀── mimic/, assets/ ⇄ pipelines/" in text
     # The stated body order is the skeleton's.
     assert f"`{', '.join(skeleton.BODY_NAMES[:6])}, …, {skeleton.BODY_NAMES[-1]}`" in text
 

@@ -49,8 +49,10 @@ def test_full_eval_cli_writes_every_file_and_judges_the_oracle(eval_lib, tmp_pat
     out = tmp_path / "oracle_eval"
     argv = ["inference", "--agent", "oracle", "--motion-file", str(eval_lib), "--full-eval", "--num-envs", "4"]
     assert mimic_main([*argv, "--num-threads", "2", "--headless", "--output-dir", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "Eval/success_rate" in printed and "e_pa_mpjpe" in printed
+    assert "full-eval: 4/4 motions in " in captured.err and " motions/s)" in captured.err  # not a TTY: a line
     assert "PHC all (4 motions, " in printed and "PHC successful (1 motions, " in printed
 
     names = {p.name for p in out.iterdir()}

@@ -4,7 +4,7 @@ Generated AMASS-like ``.npz`` archives (random key sets, dtypes, shapes, NaN/inf
 values, pickled object arrays, corrupted bytes), bit-rotted copies of a real AMASS clip,
 ``.motion`` dicts, MotionLib dicts and checkpoints go through the real readers, converter,
 packager and loaders. Every case must end within its deadline either in success (and then the
-output is whole and loads) or in a :class:`MotionDataError` whose message names the file and the
+output is whole and loads) or in an :class:`~motion.errors.InputError` whose message names the file and the
 field. A message without them (an unexpected exception turned into a failed row) fails the test.
 
 CI budget: each of the five tests runs ``MAX_EXAMPLES`` = 60 cases, each within ``DEADLINE`` =
@@ -36,7 +36,7 @@ from hypothesis.extra import numpy as hnp
 from motion.amass import read_amass_clip
 from motion.batch_convert import ConversionJob, convert_chunk
 from motion.conversion import ConversionParams
-from motion.errors import MotionDataError
+from motion.errors import InputError
 from motion.motion_file import MOTION_FIELDS, SMPL_SIZES, load_motion, save_motion
 from motion.motion_lib import MotionLib, summarize_motion_lib
 from motion.motion_lib_packaging import build_motion_lib, find_motion_sources, package_motion_lib
@@ -60,8 +60,8 @@ DTYPES = ["<f8", "<f4", "<f2", "<i8", "<i1", "<u8", "|b1", "<c8", "<U4", "|S3"]
 
 
 def assert_named(error: BaseException, path: Path) -> None:
-    """A clean failure: MotionDataError naming the file and the field."""
-    assert isinstance(error, MotionDataError), f"{type(error).__name__}: {error}"
+    """A clean failure: the project's InputError (MotionDataError, CheckpointError) naming file and field."""
+    assert isinstance(error, InputError), f"{type(error).__name__}: {error}"
     message = str(error)
     assert str(path) in message and "field '" in message, message
     event(f"refused: field {error.field}")  # --hypothesis-show-statistics: which checks the cases reach

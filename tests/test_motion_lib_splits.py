@@ -109,10 +109,13 @@ def test_an_empty_split_fails_or_falls_back_to_train_loudly(two_subsets, tmp_pat
         package_split(two_subsets, "test", tmp_path / "amass_test.pt")
     said = []
     result = package_split(
-        two_subsets, "test", tmp_path / "amass_test.pt", empty_split_uses_train=True, log=said.append
+        two_subsets, "test", tmp_path / "amass_test.pt", empty_split_uses_train=True, log_info=said.append
     )
     assert result.split == "test" and result.packaged_split == "train" and result.subsets == ["samples"]
-    assert len(said) == 1 and "packaging the TRAIN split" in said[0]
+    assert result.label == "(train clips: no held-out data in the samples)"
+    assert len(said) == 1 and said[0].startswith("test MotionLib: the train clips (train clips: no held-out")
+    metadata = torch.load(tmp_path / "amass_test.pt", weights_only=True)["mimicflow"]
+    assert (metadata["split"], metadata["packaged_split"], metadata["split_label"]) == ("test", "train", result.label)
     assert [e.file for e in read_motion_config(result.motion_config)] == [
         e.file for e in join_split_entries(two_subsets, "train")[0]
     ]

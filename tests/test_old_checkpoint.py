@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from motion.errors import MotionDataError
+from motion.errors import CheckpointError
 from training.checkpoint import CHECKPOINT_FORMAT_VERSION, load_checkpoint
 from training.rank_state import PROCESS_RNG_KEYS
 
@@ -94,7 +94,7 @@ def test_a_broken_old_checkpoint_names_its_old_field(tmp_path: Path) -> None:
     for index, (payload, field, found) in enumerate(cases):
         path = tmp_path / f"broken_{index}.ckpt"
         torch.save(payload, path)
-        with pytest.raises(MotionDataError) as caught:
+        with pytest.raises(CheckpointError) as caught:
             load_checkpoint(path)
         assert (caught.value.path, caught.value.field) == (str(path), field) and found in caught.value.found
 

@@ -19,7 +19,7 @@ import torch
 from fifo_guard import returns_within
 from write_faults import LimitedDisk, denied, small_filesystem
 
-from motion.errors import MotionDataError, OutputWriteError
+from motion.errors import CheckpointError, ConfigError, OutputWriteError
 from motion.io_utils import raw_opener
 from training.checkpoint import check_plain_data, checkpoint_config, load_checkpoint, make_checkpoint, save_checkpoint
 from training.config import ExperimentConfig
@@ -175,22 +175,22 @@ def test_check_plain_data_accepts_what_weights_only_loads(tmp_path: Path) -> Non
 
 
 def test_load_checkpoint_errors(tmp_path: Path) -> None:
-    with pytest.raises(MotionDataError, match="expected an existing checkpoint file, found no such file"):
+    with pytest.raises(CheckpointError, match="expected an existing checkpoint file, found no such file"):
         load_checkpoint(tmp_path / "missing.ckpt")
     unsafe = tmp_path / "unsafe.ckpt"
     torch.save({"format_version": 1, "weights": np.ones(3)}, unsafe)  # needs full unpickling
     with pytest.raises(
-        MotionDataError, match="weights_only=True, found WeightsUnpickler error: Unsupported global.*numpy"
+        CheckpointError, match="weights_only=True, found WeightsUnpickler error: Unsupported global.*numpy"
     ):
         load_checkpoint(unsafe)
     truncated = tmp_path / "truncated.ckpt"
     torch.save({"format_version": 1, "w": torch.zeros(1000)}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:500])
-    with pytest.raises(MotionDataError, match=r"truncated\.ckpt: field 'checkpoint'.*failed reading zip archive"):
+    with pytest.raises(CheckpointError, match=r"truncated\.ckpt: field 'checkpoint'.*failed reading zip archive"):
         load_checkpoint(truncated)
     old = tmp_path / "old.ckpt"
     torch.save({"model": {}}, old)
-    with pytest.raises(MotionDataError, match="field 'format_version': expected 1 or 2, found None"):
+    with pytest.raises(CheckpointError, match="field 'format_version': expected 1 or 2, found None"):
         load_checkpoint(old)
 
 
@@ -304,10 +304,10 @@ def test_bad_resolved_config_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "resolved_config.yaml"
     write_resolved_config(path, ExperimentConfig())
     path.write_text(path.read_text().replace("num_mini_epochs: 1", "num_mini_epoch: 1"))
-    with pytest.raises(MotionDataError, match=r"resolved_config\.yaml: field 'agent\.num_mini_epoch'.*did you mean"):
+    with pytest.raises(ConfigError, match=r"resolved_config\.yaml: field 'agent\.num_mini_epoch'.*did you mean"):
         read_resolved_config(path, ExperimentConfig)
     path.write_text("agent: [unclosed\n")
-    with pytest.raises(MotionDataError, match="expected valid YAML"):
+    with pytest.raises(ConfigError, match="expected valid YAML"):
         read_resolved_config(path, ExperimentConfig)
 
 
@@ -315,7 +315,7 @@ def test_decide_start(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "results" / "exp")
     assert decide_start(run, None).kind is StartKind.FRESH
     other = tmp_path / "pretrained.ckpt"
-    with pytest.raises(MotionDataError, match="--checkpoint"):
+    with pytest.raises(CheckpointError, match="--checkpoint"):
         decide_start(run, other)
     other.write_bytes(b"x")
     warm = decide_start(run, str(other))
@@ -403,7 +403,7 @@ def test_a_real_full_disk_for_checkpoints_and_metrics(tmp_path: Path) -> None:
 def test_hostile_checkpoints_are_named_not_crashed_on(tmp_path: Path) -> None:
     fifo = tmp_path / "last.ckpt"
     os.mkfifo(fifo)  # torch.load would wait for a writer forever
-    with pytest.raises(MotionDataError) as caught:
+    with pytest.raises(CheckpointError) as caught:
         returns_within(10.0, lambda: load_checkpoint(fifo), fifo)
     assert caught.value.found == "a FIFO (named pipe), not a regular file"
     actor, critic = small_models()
@@ -421,6 +421,6 @@ def test_hostile_checkpoints_are_named_not_crashed_on(tmp_path: Path) -> None:
     for index, (payload, field, found) in enumerate(cases):
         path = tmp_path / f"hostile_{index}.ckpt"
         torch.save(payload, path)
-        with pytest.raises(MotionDataError) as caught:
+        with pytest.raises(CheckpointError) as caught:
             load_checkpoint(path)
         assert (caught.value.path, caught.value.field) == (str(path), field) and found in caught.value.found

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from motion.errors import MotionDataError
+from motion.errors import ConfigError
 from training.config import TerrainConfig
 from training.simulator.heightfield import sample_heights
 from training.terrain import build_terrain, column_kinds, walkable_cells
@@ -145,11 +145,11 @@ def test_terrain_is_deterministic_in_the_seed():
 
 
 def test_bad_configs_name_the_field():
-    with pytest.raises(MotionDataError, match="proportions"):
+    with pytest.raises(ConfigError, match="proportions"):
         build_terrain(TerrainConfig(kind="complex", proportions=[1.0, 0.0]))
-    with pytest.raises(MotionDataError, match="kind"):
+    with pytest.raises(ConfigError, match="kind"):
         build_terrain(TerrainConfig(kind="hilly"))
-    with pytest.raises(MotionDataError, match="horizontal_scale"):
+    with pytest.raises(ConfigError, match="horizontal_scale"):
         build_terrain(TerrainConfig(kind="complex", horizontal_scale=0.0))
 
 

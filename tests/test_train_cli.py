@@ -49,6 +49,7 @@ def test_run_directory_and_resume(repo_root, motion_file, tmp_path):
     assert checkpoint["epoch"] == 2 and checkpoint["env_steps"] == 2 * 4 * 8
     assert checkpoint["lineage"]["motion_file_md5"] and checkpoint["config"]["agent"]["actor_units"] == [64, 64]
     assert "epoch   " in first.stdout and "env-steps/s" in first.stdout
+    assert first.stdout.count("| ETA ") == 2  # to max_epochs, on every epoch line
 
     # The same command again, with a later bound, resumes and keeps counting.
     second = _train(repo_root, tmp_path, motion_file, "--max-epochs", "3")

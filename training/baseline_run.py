@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -10,6 +11,8 @@ from torch import Tensor
 
 from training.baseline_agents import BaselineAgent
 from training.envs.mimic_env import MimicEnv
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +75,8 @@ def run_baseline_command(options, kind: str, seconds: float) -> int:  # noqa: AN
     files = env.motion_lib.motion_files
     for env_id, (motion, lasted, failed) in enumerate(zip(result.motion_ids, result.seconds, result.terminated)):
         how = "terminated" if failed else "completed/timed out"
-        print(f"{kind}: env {env_id:4d}  {lasted:6.2f} s  {how:<20} {files[motion] if motion < len(files) else motion}")
-    print(f"{kind}: mean reward per step {result.mean_reward:.3f}")
+        log.info(
+            f"{kind}: env {env_id:4d}  {lasted:6.2f} s  {how:<20} {files[motion] if motion < len(files) else motion}"
+        )
+    log.info(f"{kind}: mean reward per step {result.mean_reward:.3f}")
     return 0

@@ -32,19 +32,16 @@ extra               anything else plain (``rank_weights_md5``: one digest per ra
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 
-from motion.errors import MotionDataError
-from motion.io_utils import atomic_torch_save, open_regular_file, regular_file_problem
+from motion.errors import CheckpointError, MotionDataError
+from motion.io_utils import PathLike, atomic_torch_save, open_regular_file, regular_file_problem
 from training.checkpoint_checks import check_checkpoint_payload, load_error_summary
 from training.checkpoint_upgrade import format_1_to_2
 from training.overrides import config_from_dict, config_hash, config_to_dict
 from training.rank_state import RankState
-
-PathLike = Union[str, Path]
 
 CHECKPOINT_FORMAT_VERSION = 2
 #: Older formats that still load: version → the upgrade to the next version (applied in turn).
@@ -131,28 +128,28 @@ def save_checkpoint(path: PathLike, payload: Mapping[str, Any]) -> None:
 
 def load_checkpoint(path: PathLike, map_location: str = "cpu") -> Dict[str, Any]:
     """Load with ``weights_only=True``, upgrade an older format to :data:`CHECKPOINT_FORMAT_VERSION`,
-    check the top-level types and that the network weights are finite (MotionDataError naming
+    check the top-level types and that the network weights are finite (CheckpointError naming
     the file and the field)."""
     problem = regular_file_problem(path)
     if problem == "no such file":
-        raise MotionDataError(path, "checkpoint", "an existing checkpoint file", "no such file")
+        raise CheckpointError(path, "checkpoint", "an existing checkpoint file", "no such file")
     if problem is not None:  # a FIFO would block torch.load forever
-        raise MotionDataError(path, "checkpoint", "an existing regular checkpoint file", problem)
+        raise CheckpointError(path, "checkpoint", "an existing regular checkpoint file", problem)
     try:
         with open_regular_file(path, "an existing regular checkpoint file") as handle:
             payload = torch.load(handle, map_location=map_location, weights_only=True)
-    except MotionDataError:
-        raise
+    except MotionDataError as error:  # replaced by a FIFO or a folder between the check and the open
+        raise CheckpointError(error.path, error.field, error.expected, error.found) from None
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, zip errors, ...
         found = load_error_summary(error)
-        raise MotionDataError(path, "checkpoint", "a torch checkpoint readable with weights_only=True", found) from None
+        raise CheckpointError(path, "checkpoint", "a torch checkpoint readable with weights_only=True", found) from None
     if not isinstance(payload, dict):
-        raise MotionDataError(path, "checkpoint", "a dict payload", type(payload).__name__)
+        raise CheckpointError(path, "checkpoint", "a dict payload", type(payload).__name__)
     version = payload.get("format_version")
     # type first: a tensor there would compare elementwise (found by tests/test_fuzz_inputs.py)
     if type(version) is not int or version not in READABLE_VERSIONS:
         expected = " or ".join(str(readable) for readable in READABLE_VERSIONS)
-        raise MotionDataError(path, "format_version", expected, repr(version)[:100])
+        raise CheckpointError(path, "format_version", expected, repr(version)[:100])
     while payload["format_version"] in UPGRADES:
         payload = UPGRADES[payload["format_version"]](payload, path)
     check_checkpoint_payload(payload, path)

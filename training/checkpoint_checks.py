@@ -1,18 +1,16 @@
 """Checks on a loaded checkpoint payload (:func:`training.checkpoint.load_checkpoint`): cheap ones, so a
-broken or hand-made file is one :class:`motion.errors.MotionDataError` naming the file and the
+broken or hand-made file is one :class:`motion.errors.CheckpointError` naming the file and the
 field instead of a KeyError or NaN actions later."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
 
-from motion.errors import MotionDataError
-
-PathLike = Union[str, Path]
+from motion.errors import CheckpointError
+from motion.io_utils import PathLike
 
 #: Top-level checkpoint keys and the types they must have when present (older or partial
 #: payloads may lack some; the readers of each key say so themselves).
@@ -40,7 +38,7 @@ def check_types(payload: Mapping[str, Any], types_by_key: Mapping[str, Tuple[typ
         value = payload.get(key)
         if key in payload and (not isinstance(value, types) or isinstance(value, bool)):
             names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
-            raise MotionDataError(path, key, names, type(value).__name__)
+            raise CheckpointError(path, key, names, type(value).__name__)
 
 
 def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None:
@@ -49,13 +47,13 @@ def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None
     check_types(payload, _PAYLOAD_TYPES, path)
     for index, state in enumerate(payload.get("rank_states") or []):
         if not isinstance(state, dict):
-            raise MotionDataError(path, f"rank_states[{index}]", "a dict of one rank's states", type(state).__name__)
+            raise CheckpointError(path, f"rank_states[{index}]", "a dict of one rank's states", type(state).__name__)
     for key in ("epoch", "env_steps"):
         if payload.get(key, 0) < 0:
-            raise MotionDataError(path, key, "a count ≥ 0", repr(payload[key]))
+            raise CheckpointError(path, key, "a count ≥ 0", repr(payload[key]))
     weights = payload.get("motion_weights")
     if weights is not None and not (weights.is_floating_point() and bool(torch.isfinite(weights).all())):
-        raise MotionDataError(path, "motion_weights", "finite float sampling weights", str(weights.dtype))
+        raise CheckpointError(path, "motion_weights", "finite float sampling weights", str(weights.dtype))
     for name, state in (payload.get("model") or {}).items():
         if name in _WEIGHT_STATES:  # models={"actor": ..., "critic": ...}
             _check_finite_tensors(state, path, f"model.{name}")
@@ -67,7 +65,7 @@ def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None
 def _check_finite_tensors(value: Any, path: PathLike, field: str) -> None:
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise MotionDataError(path, field, "finite values", f"NaN or inf in {tuple(value.shape)} {value.dtype}")
+            raise CheckpointError(path, field, "finite values", f"NaN or inf in {tuple(value.shape)} {value.dtype}")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_finite_tensors(item, path, f"{field}.{key}")

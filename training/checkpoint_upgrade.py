@@ -13,14 +13,12 @@ shipped ``data/pretrained/smpl_walk_jump/last.ckpt`` are such files) differs fro
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping
 
-from motion.errors import MotionDataError
+from motion.errors import CheckpointError
+from motion.io_utils import PathLike
 from training.checkpoint_checks import check_types
 from training.rank_state import PROCESS_RNG_KEYS
-
-PathLike = Union[str, Path]
 
 #: Keys only format 1 has, and the types they must have when present.
 FORMAT_1_TYPES = {"step_count": (int,), "optimizers": (dict,), "rng_states": (list,)}
@@ -31,7 +29,7 @@ _RANK_KEYS = ("agent_generator", "env_generator", "env", "rollout")
 def format_1_to_2(payload: Dict[str, Any], path: PathLike) -> Dict[str, Any]:
     """The format 2 record of a format 1 payload (a new dict; tensors are shared, not copied).
 
-    Raises MotionDataError naming the format 1 field when one has the wrong type.
+    Raises CheckpointError naming the format 1 field when one has the wrong type.
     """
     check_types(payload, FORMAT_1_TYPES, path)
     upgraded = {key: value for key, value in payload.items() if key not in FORMAT_1_TYPES}
@@ -46,7 +44,7 @@ def format_1_to_2(payload: Dict[str, Any], path: PathLike) -> Dict[str, Any]:
 
 def _rank_state(entry: Any, path: PathLike, field: str) -> Dict[str, Any]:
     if not isinstance(entry, Mapping):
-        raise MotionDataError(path, field, "a dict of one rank's states", type(entry).__name__)
+        raise CheckpointError(path, field, "a dict of one rank's states", type(entry).__name__)
     state: Dict[str, Any] = {"rng": {key: entry[key] for key in PROCESS_RNG_KEYS if key in entry}}
     state.update((key, entry[key]) for key in _RANK_KEYS if key in entry)
     return state

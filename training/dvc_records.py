@@ -20,12 +20,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from motion.errors import MotionDataError
-from motion.io_utils import file_digest
-
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike, file_digest
 
 DIRECTORY_SUFFIX = ".dir"
 LOCK_FILE = "dvc.lock"

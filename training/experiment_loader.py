@@ -13,13 +13,11 @@ import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Union
 
 from motion.errors import ConfigError
-from motion.io_utils import atomic_output, file_digest
+from motion.io_utils import PathLike, atomic_output, file_digest
 from training.config import ExperimentConfig
 
-PathLike = Union[str, Path]
 BUILD_FUNCTION = "build_config"
 
 

@@ -38,16 +38,14 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence
 
-from motion.io_utils import file_digest
+from motion.io_utils import PathLike, file_digest
 from motion.motion_file import METADATA_KEY, read_torch_dict
 from training.checkpoint import check_plain_data
 from training.experiment_loader import experiment_file_hash
 from training.overrides import config_hash, config_to_dict
 from training.start_mode import StartMode
-
-PathLike = Union[str, Path]
 
 LINEAGE_FORMAT_VERSION = 1
 #: Per-motion lists copied from the MotionLib's ``mimicflow`` metadata (None per motion when absent).

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from motion.errors import MotionDataError
-from motion.io_utils import file_digest
+from motion.errors import CheckpointError
+from motion.io_utils import PathLike, file_digest
 from training.dvc_records import dvc_recorded_md5
 from training.lineage_files import ancestors, find_amass_root, find_dvc_lock, locate_recorded
 from training.overrides import config_dict_hash
 from training.run_layout import EXPERIMENT_COPY
-
-PathLike = Union[str, Path]
 
 OK, MISMATCH, MISSING, SKIPPED = "ok", "mismatch", "missing", "skipped"
 FAILING = (MISMATCH, MISSING)
@@ -89,8 +87,8 @@ def verify_lineage(
             the first source file (none found: the AMASS checks are skipped).
 
     Raises:
-        MotionDataError: the checkpoint cannot be read, has no lineage record, or ``dvc_lock``
-        is given but unreadable.
+        CheckpointError: the checkpoint cannot be read or has no lineage record.
+        MotionDataError: ``dvc_lock`` is given but unreadable.
     """
     from training.checkpoint import load_checkpoint
 
@@ -98,25 +96,25 @@ def verify_lineage(
     payload = load_checkpoint(path)
     lineage = payload.get("lineage") or {}
     if not lineage:
-        raise MotionDataError(path, "lineage", "a lineage record (checkpoints of mimic train)", "none")
+        raise CheckpointError(path, "lineage", "a lineage record (checkpoints of mimic train)", "none")
     report = LineageReport(str(path), payload.get("epoch"), dict(lineage))
     checks = report.checks
     checks += _config_checks(lineage, payload)
     working_dir = Path(lineage.get("working_dir") or Path.cwd())
     checks += _experiment_checks(lineage, path, working_dir)
-    motion_lib = locate_recorded(lineage.get("motion_file"), [working_dir, Path.cwd()])
+    motion_lib = locate_recorded(lineage.get("motion_file"), [Path.cwd(), working_dir], working_dir)
     checks.append(_md5_check("motion_lib", motion_lib, lineage.get("motion_file_md5")))
-    bases = [working_dir, Path.cwd()] + (list(motion_lib.parents) if motion_lib is not None else [])
+    bases = [Path.cwd(), working_dir] + (list(motion_lib.parents) if motion_lib is not None else [])
     lock = find_dvc_lock(dvc_lock, motion_lib)
     report.dvc_lock = None if lock is None else str(lock)
     checks.append(_dvc_check("dvc_motion_lib", lock, motion_lib, lineage.get("motion_file_md5"), dvc_lock is not None))
     checks.append(_dvc_check("dvc_checkpoint", lock, path, _md5_or_none(path), False))
     contents = lineage.get("motion_lib") or {}
-    motion_paths = [locate_recorded(name, bases) for name in contents.get("motion_files") or []]
+    motion_paths = [locate_recorded(name, bases, working_dir) for name in contents.get("motion_files") or []]
     root = find_amass_root(amass_root, contents.get("source_path") or [], bases + ancestors(motion_paths[:1]))
     report.amass_root = None if root is None else str(root)
     checks += _motion_checks(contents, motion_paths, root, amass_root is not None)
-    checks.append(_parent_check(lineage, bases))
+    checks.append(_parent_check(lineage, bases, working_dir))
     return report
 
 
@@ -150,7 +148,7 @@ def _config_checks(lineage: Mapping[str, Any], payload: Mapping[str, Any]) -> Li
 
 def _experiment_checks(lineage: Mapping[str, Any], checkpoint: Path, working_dir: Path) -> List[LineageCheck]:
     expected = lineage.get("experiment_sha256")
-    source = locate_recorded(lineage.get("experiment_file"), [working_dir, Path.cwd()])
+    source = locate_recorded(lineage.get("experiment_file"), [Path.cwd(), working_dir], working_dir)
     copy = checkpoint.parent / EXPERIMENT_COPY
     checks = [_hash_check("experiment", source, expected, "sha256")]
     if copy.is_file():
@@ -191,11 +189,11 @@ def _motion_checks(
     return checks
 
 
-def _parent_check(lineage: Mapping[str, Any], bases: Sequence[Path]) -> LineageCheck:
+def _parent_check(lineage: Mapping[str, Any], bases: Sequence[Path], working_dir: Path) -> LineageCheck:
     parent = lineage.get("parent_checkpoint")
     if not parent:
         return LineageCheck("parent", "none", None, None, SKIPPED, f"start mode {lineage.get('start_mode', '?')}")
-    check = _md5_check("parent", locate_recorded(parent.get("path"), bases), parent.get("md5"))
+    check = _md5_check("parent", locate_recorded(parent.get("path"), bases, working_dir), parent.get("md5"))
     if parent.get("start_mode") == "resume" and check.status in FAILING:
         # A resumed run rewrites the last.ckpt it started from: a different file there is expected.
         check.status, check.note = SKIPPED, "last.ckpt was overwritten by the resumed run, as expected"

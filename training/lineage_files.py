@@ -1,30 +1,33 @@
 """Finding the files a lineage record names, on this machine (:func:`training.lineage_check.verify_lineage`).
 
-Relative paths in the record resolve against the directory training ran in (``working_dir``),
-then the current directory, then the folders above the MotionLib (a moved checkout with the
-usual ``data/`` layout still resolves). An absolute path inside the old checkout that is gone
-is looked for at the same place relative to the new one.
+Relative paths in the record resolve against the current directory, then the directory training
+ran in (``working_dir``), then the folders above the MotionLib (a moved checkout with the usual
+``data/`` layout still resolves). The current directory comes first: ``mimic lineage`` run in a
+checkout checks that checkout's files, even where the run's old folder still exists beside it.
+An absolute path inside the old checkout that is gone is looked for at the same place relative
+to the new one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence
 
 from motion.errors import MotionDataError
+from motion.io_utils import PathLike
 from training.dvc_records import LOCK_FILE
-
-PathLike = Union[str, Path]
 
 #: Folders, relative to an ancestor of the MotionLib, where an AMASS root is looked for.
 AMASS_ROOT_GUESSES = ("amass", "data/amass")
 
 
-def locate_recorded(recorded: Optional[str], bases: Iterable[Path]) -> Optional[Path]:
+def locate_recorded(
+    recorded: Optional[str], bases: Iterable[Path], recorded_root: Optional[Path] = None
+) -> Optional[Path]:
     """The recorded path if absolute and present, else the first ``base / path`` that exists
-    (else the first guess). The first base is the run's working directory: an absolute path
-    inside it that is gone (the checkout was moved or cloned elsewhere) is looked for at the
-    same place relative to the other bases."""
+    (else the first guess). ``recorded_root`` is the directory the run recorded it from (its
+    ``working_dir``; default: the first base): an absolute path inside it that is gone (the
+    checkout was moved or cloned elsewhere) is looked for at the same place relative to the bases."""
     if not recorded:
         return None
     path = Path(recorded)
@@ -33,7 +36,7 @@ def locate_recorded(recorded: Optional[str], bases: Iterable[Path]) -> Optional[
         if path.exists() or not bases:
             return path
         try:
-            path = path.relative_to(bases[0])
+            path = path.relative_to(bases[0] if recorded_root is None else recorded_root)
         except ValueError:
             return Path(recorded)
     candidates = [base / path for base in bases]

@@ -60,6 +60,12 @@ def render_tree(report: LineageReport, ascii_only: bool = False, max_motions: in
     root[1].append((_run_line(lineage), []))
     root[1].extend((text, []) for text in lines("parent"))
     root[1].extend([config_node, lib_node])
+    for amendment in lineage.get("amendments") or []:  # re-recorded motion data (training/lineage_amend.py)
+        replaced = (amendment.get("replaced") or {}).get("motion_file_md5")
+        root[1].append(
+            (f"amended {amendment.get('date')}: MotionLib re-recorded (was md5 {_short(replaced)}): "
+             f"{amendment.get('reason')}", [])
+        )  # fmt: skip
     counts = report.counts()
     summary = ", ".join(f"{counts[status]} {status}" for status in counts)
     verdict = "all recorded hashes match" if report.ok else f"{len(report.failures)} problem(s)"

@@ -12,9 +12,8 @@ from typing import Any, Dict, List, Mapping, Union
 import numpy as np
 import torch
 
-from motion.io_utils import atomic_write_text, write_errors_named
+from motion.io_utils import PathLike, atomic_write_text, write_errors_named
 
-PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
 
 

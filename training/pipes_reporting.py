@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import math
 import os
-import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional
+
+from motion.io_utils import PathLike
+
+log = logging.getLogger(__name__)
 
 #: What dagster-pipes puts in the environment of a process it launches.
 PIPES_ENV_VARS = ("DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES")
@@ -40,8 +44,6 @@ HEADLINE_METRICS = (
     "Eval/success_rate",
     "Eval/gt_err",
 )
-
-PathLike = Union[str, Path]
 
 
 def launched_by_dagster(environ: Optional[Mapping[str, str]] = None) -> bool:
@@ -144,10 +146,9 @@ def _pipes_session() -> Optional[_PipesSession]:
         from dagster_pipes import open_dagster_pipes
     except ImportError as error:
         _unavailable = True
-        print(
+        log.warning(
             f"mimic train: launched by Dagster but dagster_pipes cannot be imported ({error}); no metrics are "
-            "reported to Dagster (pip install dagster-pipes in this environment)",
-            file=sys.stderr,
+            "reported to Dagster (pip install dagster-pipes in this environment)"
         )
         return None
     _session = _PipesSession(open_dagster_pipes())

@@ -7,15 +7,13 @@ with (:func:`training.start_mode.resume_config`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-from motion.errors import MotionDataError
-from motion.io_utils import atomic_write_text
+from motion.errors import ConfigError
+from motion.io_utils import PathLike, atomic_write_text
 from training.overrides import OverrideError, config_from_dict, config_hash, config_to_dict
-
-PathLike = Union[str, Path]
 
 
 def write_resolved_config(path: PathLike, config: Any) -> None:
@@ -29,12 +27,10 @@ def read_resolved_config(path: PathLike, cls: type) -> Any:
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MotionDataError(path, "resolved config", "an existing YAML file", "no such file") from None
+        raise ConfigError(path, "resolved config", "an existing YAML file", "no such file") from None
     except yaml.YAMLError as error:
-        raise MotionDataError(path, "resolved config", "valid YAML", str(error).splitlines()[0]) from None
+        raise ConfigError(path, "resolved config", "valid YAML", str(error).splitlines()[0]) from None
     try:
         return config_from_dict(cls, data)
     except OverrideError as error:
-        raise MotionDataError(
-            path, error.key or "resolved config", error.expected or "a valid key", str(error)
-        ) from None
+        raise ConfigError(path, error.key or "resolved config", error.expected or "a valid key", str(error)) from None

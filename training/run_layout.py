@@ -19,9 +19,9 @@ report read a run folder under the same names the trainer writes it with.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import List, Tuple
 
-PathLike = Union[str, Path]
+from motion.io_utils import PathLike
 
 LAST_CHECKPOINT = "last.ckpt"
 SCORE_BASED_CHECKPOINT = "score_based.ckpt"

@@ -11,13 +11,13 @@ import enum
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple
 
-from motion.errors import MotionDataError
+from motion.errors import CheckpointError
+from motion.io_utils import PathLike
 from training.overrides import config_differences, config_from_dict, config_to_dict, set_value
 from training.run_layout import RunDir
 
-PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +37,7 @@ class StartMode:
 def decide_start(run_dir: RunDir, checkpoint_arg: Optional[PathLike]) -> StartMode:
     """ProtoMotions' rule: ``last.ckpt`` in the run dir → resume; else ``--checkpoint`` → warm start; else fresh.
 
-    Raises MotionDataError if a warm start is asked for from a file that does not exist.
+    Raises CheckpointError if a warm start is asked for from a file that does not exist.
     """
     given = None if checkpoint_arg is None else Path(checkpoint_arg)
     if run_dir.last_checkpoint.is_file():
@@ -45,7 +45,7 @@ def decide_start(run_dir: RunDir, checkpoint_arg: Optional[PathLike]) -> StartMo
         return StartMode(StartKind.RESUME, run_dir.last_checkpoint, ignored)
     if given is not None:
         if not given.is_file():
-            raise MotionDataError(given, "--checkpoint", "an existing checkpoint file", "no such file")
+            raise CheckpointError(given, "--checkpoint", "an existing checkpoint file", "no such file")
         return StartMode(StartKind.WARM_START, given)
     return StartMode(StartKind.FRESH)
 
@@ -66,5 +66,5 @@ def resume_config(saved: Any, requested: Any, keep_from_request: Sequence[str] =
         else:
             warnings.append(f"resuming: ignoring {key}={new!r}, keeping the saved {key}={old!r}")
     for line in warnings:
-        log.warning(line)
+        log.warning(f"mimic train: resume: {line}")
     return config, warnings

@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from motion.errors import MotionDataError
+from motion.errors import ConfigError
 from training.config import TerrainConfig
 from training.simulator.heightfield import TerrainSpec
 
@@ -76,7 +76,7 @@ def build_terrain(config: TerrainConfig) -> Optional[TerrainSpec]:
     if config.kind == "flat":
         return None
     if config.kind != "complex":
-        raise MotionDataError("<TerrainConfig>", "kind", '"flat" or "complex"', repr(config.kind))
+        raise ConfigError("<TerrainConfig>", "kind", '"flat" or "complex"', repr(config.kind))
     _check_sizes(config)
     scale = config.horizontal_scale
     tile_rows = int(round(config.map_length / scale))
@@ -155,7 +155,7 @@ def tile_height_units(
             r0, c0 = rng.integers(0, rows - size + 1), rng.integers(0, cols - size + 1)
             tile[r0 : r0 + size, c0 : c0 + size] = int(round(POLE_HEIGHT / vertical))
     elif kind != "flat":
-        raise MotionDataError("<TerrainConfig>", "tile kind", f"one of {', '.join(TILE_KINDS)}", repr(kind))
+        raise ConfigError("<TerrainConfig>", "tile kind", f"one of {', '.join(TILE_KINDS)}", repr(kind))
     tile[centre] = 0
     return tile
 
@@ -203,7 +203,7 @@ def _rough_noise_units(rows: int, cols: int, config: TerrainConfig, rng: np.rand
 def _checked_proportions(config: TerrainConfig) -> np.ndarray:
     proportions = np.asarray(config.proportions, dtype=np.float64)
     if proportions.shape != (len(SLOT_KINDS),) or (proportions < 0).any() or not np.isfinite(proportions).all():
-        raise MotionDataError(
+        raise ConfigError(
             "<TerrainConfig>",
             "proportions",
             f"{len(SLOT_KINDS)} non-negative shares ({', '.join(SLOT_KINDS)})",
@@ -223,8 +223,8 @@ def _check_sizes(config: TerrainConfig) -> None:
     }
     for name, value in positive.items():
         if not value > 0:
-            raise MotionDataError("<TerrainConfig>", name, "a positive value", repr(value))
+            raise ConfigError("<TerrainConfig>", name, "a positive value", repr(value))
     if config.border_size < 0:
-        raise MotionDataError("<TerrainConfig>", "border_size", "a non-negative size", repr(config.border_size))
+        raise ConfigError("<TerrainConfig>", "border_size", "a non-negative size", repr(config.border_size))
     if config.map_length < 2 * config.horizontal_scale or config.map_width < 2 * config.horizontal_scale:
-        raise MotionDataError("<TerrainConfig>", "map_length/map_width", "at least two cells per tile", repr(config))
+        raise ConfigError("<TerrainConfig>", "map_length/map_width", "at least two cells per tile", repr(config))

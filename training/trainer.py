@@ -10,9 +10,9 @@ gradients and normaliser moments are averaged across ranks inside the agent. Und
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +26,8 @@ from training.config import ExperimentConfig
 from training.periodic_evaluation import PeriodicEvaluation, evaluation_due
 from training.run_layout import RunDir
 from training.start_mode import StartKind, StartMode
+
+log = logging.getLogger(__name__)
 
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
@@ -73,14 +75,13 @@ def train(options: TrainOptions) -> int:
     if start.kind is StartKind.RESUME:
         saved = read_resolved_config(run.resolved_config, ExperimentConfig)
         given = tuple(key for key in RESUME_KEEPS_WHEN_GIVEN if getattr(requested, key))
-        config, warnings = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
-        for warning in warnings:
-            print(f"mimic train: resume: {warning}", file=sys.stderr)
-        print(f"mimic train: resuming from {start.checkpoint}")
+        # resume_config logs what the saved config keeps over the request (once: it used to be printed twice)
+        config, _ = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
+        log.info(f"mimic train: resuming from {start.checkpoint}")
     elif start.kind is StartKind.WARM_START:
-        print(f"mimic train: warm start from {start.checkpoint} (weights only)")
+        log.info(f"mimic train: warm start from {start.checkpoint} (weights only)")
     if start.ignored_checkpoint_arg is not None:
-        print(f"mimic train: --checkpoint {start.ignored_checkpoint_arg} ignored: resuming {run.last_checkpoint}")
+        log.info(f"mimic train: --checkpoint {start.ignored_checkpoint_arg} ignored: resuming {run.last_checkpoint}")
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file or set motion_file in the experiment")
     if config.agent.eval_metrics_every > 0 and options.periodic_evaluation is None:
@@ -102,10 +103,9 @@ def train(options: TrainOptions) -> int:
         command = launch.torchrun_command(
             options.nodes, config.ngpu, options.experiment_name, launch.train_arguments(options)
         )
-        print(
+        log.warning(
             f"mimic train: --nodes {options.nodes} runs under torchrun; on each node (HEAD: the first node's host "
-            f"name, results dir on a shared file system) run:\n{command}",
-            file=sys.stderr,
+            f"name, results dir on a shared file system) run:\n{command}"
         )
         return 2
     if config.ngpu <= 1:
@@ -134,9 +134,11 @@ def run_rank(
     ``rank`` is global (seeds, MotionLib shard, rank 0 writes the files); ``local_rank`` (default:
     ``rank``, one node) selects this process's GPU.
     """
+    from motion.console_logging import configure_console_logging
     from training.envs.factory import make_env
     from training.ppo.agent import PPOAgent
 
+    configure_console_logging()  # a spawned rank is a fresh interpreter: its messages reach the console too
     device_index = rank if local_rank is None else local_rank  # this process's GPU, when it has one
     if world_size > 1:
         cuda = torch.cuda.is_available()
@@ -172,6 +174,7 @@ class _EpochLoop:
         self.is_main = rank == 0
         self.wandb: Any = None
         self.started = time.time()
+        self.first_epoch = self.first_env_steps = 0  # where this process started (set in run)
         self.earlier_wall_seconds = 0.0  # training time of the processes this run resumed from
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
@@ -198,6 +201,7 @@ class _EpochLoop:
                 self.evaluations = int(counters.get("eval_count", 0))
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
+        self.first_epoch, self.first_env_steps = self.agent.epoch, self.agent.env_steps  # for the ETA
         if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
             self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
@@ -220,7 +224,7 @@ class _EpochLoop:
         except KeyboardInterrupt:
             self._save(self.run_dir.last_checkpoint)
             if self.is_main:
-                print(f"\ninterrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}")
+                log.info(f"\ninterrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}")
                 self._summary()
             return 130
         self._save(self.run_dir.last_checkpoint)
@@ -255,7 +259,7 @@ class _EpochLoop:
 
         same = same_device_kind(state, self.agent, self.env)
         if not same and self.is_main:
-            print("mimic train: resume: the checkpoint's random streams are from another device: new streams")
+            log.info("mimic train: resume: the checkpoint's random streams are from another device: new streams")
         return same
 
     def _finished(self) -> bool:
@@ -314,7 +318,7 @@ class _EpochLoop:
         if not self.is_main:
             return
         if len(set(weight_md5s)) > 1:  # the checkpoint holds rank 0's weights: say if ranks drifted apart
-            print(f"mimic train: warning: ranks' weights differ at epoch {self.agent.epoch}", file=sys.stderr)
+            log.warning(f"mimic train: warning: ranks' weights differ at epoch {self.agent.epoch}")
         lineage = dict(self.lineage, created=utc_now())
         payload = make_checkpoint(
             epoch=self.agent.epoch,
@@ -351,17 +355,33 @@ class _EpochLoop:
             return
         reward = metrics.get("Train/episode_reward", float("nan"))
         length = metrics.get("Train/episode_length", float("nan"))
-        print(
+        log.info(
             f"epoch {metrics['epoch']:>6} | {metrics.get('Train/fps', 0.0):>9,.0f} env-steps/s | "
             f"reward {reward:8.3f} | ep len {length:7.1f} | clip_frac {metrics.get('Train/clip_frac', 0.0):.3f} | "
             f"term {metrics.get('env/termination_rate', 0.0):.3f}"
-            + (f" | success {metrics['Eval/success_rate']:.3f}" if "Eval/success_rate" in metrics else ""),
-            flush=True,
+            + (f" | success {metrics['Eval/success_rate']:.3f}" if "Eval/success_rate" in metrics else "")
+            + f" | ETA {self._eta()}"
         )
+
+    def _eta(self) -> str:
+        """Time to max_epochs or training_max_steps (whichever ends first) at this process's rate so far."""
+        from motion.progress import format_duration
+
+        agent, config = self.agent, self.config.agent
+        elapsed = time.time() - self.started
+        done = agent.epoch - self.first_epoch
+        if done <= 0 or elapsed <= 0:
+            return "?"
+        per_epoch = elapsed / done
+        steps_per_epoch = max(1, (agent.env_steps - self.first_env_steps) // done)
+        left = (config.training_max_steps - agent.env_steps) / steps_per_epoch
+        if config.max_epochs:
+            left = min(left, config.max_epochs - agent.epoch)
+        return format_duration(max(0.0, left) * per_epoch)
 
     def _summary(self) -> None:
         minutes = (time.time() - self.started) / 60
-        print(
+        log.info(
             f"run {self.options.experiment_name}: {self.agent.epoch} epochs, {self.agent.env_steps:,} env steps, "
             f"{minutes:.1f} min; files in {self.run_dir.root}"
         )

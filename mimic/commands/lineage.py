@@ -24,6 +24,12 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dvc-lock", default=None, help="dvc.lock to compare with (default: found beside the MotionLib or here)"
     )
+    parser.add_argument(
+        "--amend-motion-lib", default=None, metavar="REBUILT.pt",
+        help="re-record the checkpoint's MotionLib (and .motion md5s) from this MotionLib, rebuilt from the "
+        "same AMASS files with the same conversion parameters; the old values stay in the record",
+    )  # fmt: skip
+    parser.add_argument("--reason", default="", help="why, with --amend-motion-lib (stored in the record)")
     parser.set_defaults(handler=run)
 
 
@@ -31,6 +37,16 @@ def run(args: argparse.Namespace) -> int:
     from training.lineage_check import verify_lineage
     from training.lineage_tree import render_tree
 
+    if args.amend_motion_lib:
+        from training.lineage_amend import amend_motion_lib
+
+        try:
+            amendment = amend_motion_lib(args.checkpoint, args.amend_motion_lib, args.reason)
+        except ValueError as error:  # other AMASS files, other parameters, no reason: nothing written
+            print(f"mimic lineage: error: {error}", file=sys.stderr)
+            return 2
+        was = amendment["replaced"]["motion_file_md5"]
+        print(f"mimic lineage: amended {args.checkpoint}: MotionLib {args.amend_motion_lib} (was md5 {was})")
     report = verify_lineage(args.checkpoint, dvc_lock=args.dvc_lock, amass_root=args.amass_root)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))

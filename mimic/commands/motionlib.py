@@ -103,11 +103,11 @@ def _package_split(args: argparse.Namespace) -> Any:
     result = package_split(
         args.motion_root, args.split, args.output_file, subsets=subsets,
         empty_split_uses_train=args.empty_split_uses_train, skip_bad=args.skip_bad, progress=not args.no_progress,
-        log=lambda line: print(f"mimic: warning: {line}", file=sys.stderr),
+        log_info=print,
     )  # fmt: skip
     print(
-        f"{result.split}: {result.packaged_split} split of subsets {', '.join(result.subsets)}; "
-        f"motion config {result.motion_config}"
+        f"{result.split}: {result.packaged_split} split of subsets {', '.join(result.subsets)}"
+        f"{' ' + result.label if result.label else ''}; motion config {result.motion_config}"
     )
     return result.packaging
 

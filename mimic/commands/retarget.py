@@ -27,6 +27,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out-dir", "--out_dir", default=None,
                         help="folder for the per-motion G1 .motion files (default <output stem>_motions/)")  # fmt: skip
     parser.add_argument("--max-frames", type=int, default=0, help="retarget only the first N frames of each motion")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
     parser.set_defaults(handler=run)
 
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         out_dir=args.out_dir,
         params=RetargetParams(max_frames=args.max_frames),
+        progress=not args.no_progress,
     )
     summary = json.loads(report.report_files["summary"].read_text())["aggregate"]
     written = f"into {report.output_file}" if report.quality else "(nothing packaged)"
