@@ -158,6 +158,17 @@ def _unreadable(good: Path) -> Builder:
     return build
 
 
+def _with_changes(base: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``base`` with ``changes`` applied; a change to None removes the key."""
+    changed = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            changed.pop(key, None)
+        else:
+            changed[key] = value
+    return changed
+
+
 def amass_cases(good: Path) -> List[Case]:
     """Hostile AMASS archives (file names ``<name>_poses.npz`` unless given), from the real ``good`` clip."""
     with np.load(good) as data:
@@ -166,13 +177,7 @@ def amass_cases(good: Path) -> List[Case]:
     frames = poses.shape[0]
 
     def variant(**changes: Any) -> Builder:
-        arrays = dict(base)
-        for key, value in changes.items():
-            if value is None:
-                arrays.pop(key)
-            else:
-                arrays[key] = value
-        return _npz(arrays)
+        return _npz(_with_changes(base, changes))
 
     def poked(array: np.ndarray, value: float) -> np.ndarray:
         array = array.copy()
@@ -329,13 +334,7 @@ def motion_cases(good: Path, protomotions: Optional[Path]) -> List[Case]:
     frames = base["rigid_body_pos"].shape[0]
 
     def variant(**changes: Any) -> Builder:
-        motion = dict(base)
-        for key, value in changes.items():
-            if value is None:
-                motion.pop(key)
-            else:
-                motion[key] = value
-        return _torch_save(motion)
+        return _torch_save(_with_changes(base, changes))
 
     def poked(key: str, value: float) -> Any:
         tensor = base[key].clone()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from broken_checkpoints import assert_each_is_named
 
-from motion.errors import CheckpointError
 from training.checkpoint import CHECKPOINT_FORMAT_VERSION, load_checkpoint
 from training.rank_state import PROCESS_RNG_KEYS
 
@@ -91,12 +91,7 @@ def test_a_broken_old_checkpoint_names_its_old_field(tmp_path: Path) -> None:
         (dict(raw, step_count="64"), "step_count", "str"),
         (dict(raw, step_count=-1), "env_steps", "-1"),
     ]
-    for index, (payload, field, found) in enumerate(cases):
-        path = tmp_path / f"broken_{index}.ckpt"
-        torch.save(payload, path)
-        with pytest.raises(CheckpointError) as caught:
-            load_checkpoint(path)
-        assert (caught.value.path, caught.value.field) == (str(path), field) and found in caught.value.found
+    assert_each_is_named(cases, tmp_path, "broken")
 
 
 def test_training_resumes_from_the_old_checkpoint(old_run: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import pytest
 import torch
+from broken_checkpoints import assert_each_is_named
 from fifo_guard import returns_within
 from write_faults import LimitedDisk, denied, small_filesystem
 
@@ -418,9 +419,4 @@ def test_hostile_checkpoints_are_named_not_crashed_on(tmp_path: Path) -> None:
         (dict(good, rank_states={"not": "a list"}), "rank_states", "dict"),
         (dict(good, motion_weights=torch.tensor([1.0, math.nan])), "motion_weights", "torch.float32"),
     ]
-    for index, (payload, field, found) in enumerate(cases):
-        path = tmp_path / f"hostile_{index}.ckpt"
-        torch.save(payload, path)
-        with pytest.raises(CheckpointError) as caught:
-            load_checkpoint(path)
-        assert (caught.value.path, caught.value.field) == (str(path), field) and found in caught.value.found
+    assert_each_is_named(cases, tmp_path, "hostile")
