@@ -12,6 +12,7 @@ too; the files finished so far are whole and a rerun resumes after them.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -27,7 +28,9 @@ from motion.errors import MotionDataError, OutputWriteError
 from motion.io_utils import PathLike, atomic_write_text, file_digest
 from motion.limits import FRAMERATE_RANGE_TEXT, MAX_FRAMERATE, check_framerate
 from motion.motion_config import SPLITS, MotionEntry, read_motion_config, split_of_subset, write_motion_config
-from motion.motion_file import SMPL_SIZES, save_motion
+from motion.motion_file import METADATA_KEY, SMPL_SIZES, read_torch_dict, save_motion
+
+log = logging.getLogger(__name__)
 
 MOTION_FORMAT_VERSION = 1
 _UNSAFE_NAME = re.compile(r"[-() ]")
@@ -256,13 +259,18 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+#: The stamp :func:`convert_amass_tree` keeps in its output folder: the converter version and
+#: parameters its outputs were made with.
+TREE_STAMP = "conversion.json"
+
+
 def conversion_stamp(params: ConversionParams) -> str:
-    """The text of a conversion-parameter stamp: ``params`` as sorted JSON."""
-    return json.dumps(params.as_dict(), sort_keys=True)
+    """The text of a conversion stamp: the converter version and ``params``, as sorted JSON."""
+    return json.dumps(dict(params.as_dict(), converter_version=CONVERTER_VERSION), sort_keys=True)
 
 
 def stamp_is_stale(stamp_file: PathLike, params: ConversionParams) -> bool:
-    """Whether ``stamp_file`` records other parameters than ``params``.
+    """Whether ``stamp_file`` records another converter version or other parameters than ``params``.
 
     The converter resumes by skipping outputs that exist, so outputs made with other parameters
     would be kept: a caller that keeps a stamp beside its output folder remakes them when this is
@@ -301,6 +309,10 @@ def convert_amass_tree(
         )
     jobs = plan_conversion(amass_root, out_dir, motion_config, subsets)
     _check_unique_outputs(jobs)
+    stamp = Path(out_dir) / TREE_STAMP
+    if not force_remake and _outputs_out_of_date(stamp, jobs, params):
+        log.info(f"{out_dir}: made by another converter version or with other parameters: converting again")
+        force_remake = True
     todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
     pending = {job.source for job in todo}
     report.skipped = [job.source for job in jobs if job.source not in pending]
@@ -336,8 +348,28 @@ def convert_amass_tree(
         bar.close()
     failed = {source for source, _ in report.failures}
     _write_indexes([job for job in jobs if job.source not in failed], out_dir)
+    write_conversion_stamp(stamp, params)  # every output now is this converter's with these parameters
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _outputs_out_of_date(stamp: Path, jobs: Sequence[ConversionJob], params: ConversionParams) -> bool:
+    """Whether the outputs already there were made by another converter version or with other
+    parameters, so that resuming (skipping outputs that exist) would keep them.
+
+    The folder's stamp says; a folder from before stamps existed is judged by the recorded
+    metadata of its first existing output.
+    """
+    if stamp.is_file():
+        return stamp_is_stale(stamp, params)
+    existing = next((job.output for job in jobs if os.path.exists(job.output)), None)
+    if existing is None:
+        return False
+    try:
+        metadata = read_torch_dict(existing, mmap=True).get(METADATA_KEY) or {}
+    except MotionDataError:
+        return True  # unreadable: convert again
+    return metadata.get("converter_version") != CONVERTER_VERSION or metadata.get("conversion") != params.as_dict()
 
 
 def _chunk_outcome(future: Future[List[Tuple[str, Optional[str], int]]], chunk: Sequence[ConversionJob]) -> Any:

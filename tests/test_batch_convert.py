@@ -4,6 +4,7 @@ stopped cleanly by a full disk."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -19,8 +20,8 @@ import yaml
 from fifo_guard import returns_within
 from write_faults import LimitedDisk, denied, small_filesystem
 
-from motion.batch_convert import convert_amass_tree, output_name
-from motion.conversion import ConversionParams
+from motion.batch_convert import TREE_STAMP, convert_amass_tree, output_name
+from motion.conversion import CONVERTER_VERSION, ConversionParams
 from motion.errors import OutputWriteError
 from motion.io_utils import raw_opener
 from motion.motion_config import split_of_subset
@@ -145,6 +146,26 @@ def test_killed_batch_resumes_to_the_same_result(amass_dir, tmp_path, repo_root)
     # --force-remake converts everything again.
     again = convert_amass_tree(root, resumed_out, force_remake=True, workers=2, progress=False)
     assert len(again.converted) == 72 and not again.skipped
+
+
+def test_resuming_remakes_outputs_of_another_converter_or_other_parameters(amass_dir, tmp_path):
+    out = tmp_path / "motions"
+    first = convert_amass_tree(amass_dir, out, progress=False)
+    assert first.ok and len(first.converted) == 3
+    stamp = json.loads((out / TREE_STAMP).read_text())
+    assert stamp["converter_version"] == CONVERTER_VERSION and stamp["output_fps"] == 30
+    assert len(convert_amass_tree(amass_dir, out, progress=False).skipped) == 3  # up to date: resumed
+    # A folder an older converter wrote (its stamp says so): converting again, not resuming.
+    (out / TREE_STAMP).write_text(json.dumps(dict(stamp, converter_version="1"), sort_keys=True))
+    again = convert_amass_tree(amass_dir, out, progress=False)
+    assert len(again.converted) == 3 and not again.skipped
+    # A folder from before stamps existed is judged by its outputs' recorded parameters.
+    (out / TREE_STAMP).unlink()
+    assert len(convert_amass_tree(amass_dir, out, progress=False).skipped) == 3
+    (out / TREE_STAMP).unlink()
+    other = convert_amass_tree(amass_dir, out, params=ConversionParams(output_fps=60), progress=False)
+    assert len(other.converted) == 3
+    assert json.loads((out / TREE_STAMP).read_text())["output_fps"] == 60
 
 
 def test_motion_config_slices_and_weights(amass_dir, tmp_path):
@@ -345,7 +366,9 @@ def test_a_full_disk_stops_the_batch_with_one_line_and_a_rerun_resumes(amass_dir
         disk.remount(f"size={size_kb * 4}k")  # space freed
         assert main(command) == 0
         assert "converted 1, skipped 2 (already done), failed 0" in capsys.readouterr().out
-        assert _outputs(out) == sorted(names + ["motions.yaml", "test.yaml", "train.yaml", "validation.yaml"])
+        assert _outputs(out) == sorted(
+            names + ["conversion.json", "motions.yaml", "test.yaml", "train.yaml", "validation.yaml"]
+        )
         for name in names:
             written, expected = (
                 torch.load(out / name, weights_only=True),
