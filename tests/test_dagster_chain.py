@@ -122,7 +122,7 @@ def test_motions_are_converted_per_subset(chain, amass_dir):
     motions = sorted(f"samples/{p.name.replace('.npz', '.motion')}" for p in amass_dir.glob("*.npz"))
     assert sorted(entry.file for entry in read_motion_config(out / "samples" / "motions.yaml")) == motions
     assert sorted(p.name for p in (out / "samples").iterdir()) == [
-        "motions.yaml", "samples", "test.yaml", "train.yaml", "validation.yaml"
+        "conversion.json", "motions.yaml", "samples", "test.yaml", "train.yaml", "validation.yaml"
     ]  # fmt: skip
     assert len(read_motion_config(out / "samples" / "train.yaml")) == 3
     assert read_motion_config(out / "samples" / "validation.yaml") == []
