@@ -316,9 +316,10 @@ def test_push_then_pull_restores_every_output(pipeline: SimpleNamespace) -> None
     assert pipeline.dvc("remote", "list").split() == ["local-remote", str(pipeline.remote), "(default)"]
 
     tracked = _tracked_files(root)
-    # clips (3 + 1); per converted subset its .motion files + motions/train/validation/test.yaml;
-    # a .yaml and a .pt per split; the run's 4 files; the evaluation's 4 files and 2 plots
-    assert len(tracked) == 4 + (3 + 4) + (1 + 4) + 2 * 2 + 4 + 4 + 2
+    # clips (3 + 1); per converted subset its .motion files + motions/train/validation/test.yaml
+    # + its conversion.json stamp; a .yaml and a .pt per split; the run's 4 files; the
+    # evaluation's 4 files and 2 plots
+    assert len(tracked) == 4 + (3 + 5) + (1 + 5) + 2 * 2 + 4 + 4 + 2
     before = {path: _md5(path) for path in tracked}
     pipeline.dvc("push")
     assert any(path.is_file() for path in pipeline.remote.rglob("*"))
