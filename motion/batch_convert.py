@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
@@ -46,6 +46,7 @@ class ConversionJob:
     subset: str
     weight: float = 1.0
     fps: Optional[float] = None  # overrides the file's capture rate
+    split: str = ""  # train / validation / test; "" = the AMASS default for ``subset``
     start: Optional[float] = None  # seconds
     end: Optional[float] = None
 
@@ -83,11 +84,15 @@ def plan_conversion(
     out_dir: PathLike,
     motion_config: Optional[PathLike] = None,
     subsets: Optional[Sequence[str]] = None,
+    split_of: Optional[Mapping[str, str]] = None,
 ) -> List[ConversionJob]:
     """Jobs for every AMASS file below ``amass_root``, or for the entries of ``motion_config``
     (whose ``file`` paths are relative to ``amass_root``); with ``subsets``, only those below
-    ``amass_root/<subset>`` for one of them (each must be a folder there)."""
+    ``amass_root/<subset>`` for one of them (each must be a folder there). ``split_of`` maps
+    subset folder names to the split their clips go to (e.g. ``{"heldout": "test"}`` for a corpus
+    kept as ``train/`` and ``heldout/`` folders); other subsets take the AMASS default split."""
     root = Path(amass_root)
+    split_of = check_split_map(split_of or {}, root)
     for subset in subsets or ():
         if not (root / subset).is_dir():
             present = sorted(child.name for child in root.iterdir() if child.is_dir()) if root.is_dir() else []
@@ -109,6 +114,7 @@ def plan_conversion(
                 output=str(Path(out_dir) / output_name(entry.file)),
                 relative_source=entry.file,
                 subset=amass_subset_of(source, root),
+                split=split_of.get(amass_subset_of(source, root), split_of_subset(amass_subset_of(source, root))),
                 weight=entry.weight,
                 fps=entry.fps,
                 start=entry.start,
@@ -149,7 +155,7 @@ def _metadata(clip: AmassClip, job: ConversionJob, params: ConversionParams, ste
         "source_slice_seconds": [job.start, job.end],
         "frame_step": step,
         "subset": job.subset,
-        "split": split_of_subset(job.subset),
+        "split": job.split or split_of_subset(job.subset),
         "betas": [float(b) for b in clip.betas],
         "gender": clip.gender,
         "model_type": clip.model_type,
@@ -264,12 +270,28 @@ def _worker_init() -> None:
 TREE_STAMP = "conversion.json"
 
 
-def conversion_stamp(params: ConversionParams) -> str:
-    """The text of a conversion stamp: the converter version and ``params``, as sorted JSON."""
-    return json.dumps(dict(params.as_dict(), converter_version=CONVERTER_VERSION), sort_keys=True)
+def conversion_stamp(params: ConversionParams, split_of: Optional[Mapping[str, str]] = None) -> str:
+    """The text of a conversion stamp: the converter version and ``params``, as sorted JSON, plus
+    the subset → split map when one was given (it is written into every output's metadata)."""
+    stamp: Dict[str, Any] = dict(params.as_dict(), converter_version=CONVERTER_VERSION)
+    if split_of:
+        stamp["split_of"] = dict(sorted(split_of.items()))
+    return json.dumps(stamp, sort_keys=True)
 
 
-def stamp_is_stale(stamp_file: PathLike, params: ConversionParams) -> bool:
+def check_split_map(split_of: Mapping[str, str], root: PathLike) -> Dict[str, str]:
+    """``split_of`` checked: every split one of :data:`SPLITS`; raises naming the bad entry."""
+    for subset, split in split_of.items():
+        if split not in SPLITS:
+            raise MotionDataError(
+                root, "split_of", f"a split in {', '.join(SPLITS)} for subset {subset!r}", repr(split)
+            )
+    return dict(split_of)
+
+
+def stamp_is_stale(
+    stamp_file: PathLike, params: ConversionParams, split_of: Optional[Mapping[str, str]] = None
+) -> bool:
     """Whether ``stamp_file`` records another converter version or other parameters than ``params``.
 
     The converter resumes by skipping outputs that exist, so outputs made with other parameters
@@ -277,11 +299,13 @@ def stamp_is_stale(stamp_file: PathLike, params: ConversionParams) -> bool:
     true (no stamp: nothing known, nothing forced), and writes the stamp once the conversion is ok.
     """
     stamp_file = Path(stamp_file)
-    return stamp_file.is_file() and stamp_file.read_text() != conversion_stamp(params)
+    return stamp_file.is_file() and stamp_file.read_text() != conversion_stamp(params, split_of)
 
 
-def write_conversion_stamp(stamp_file: PathLike, params: ConversionParams) -> None:
-    atomic_write_text(conversion_stamp(params), stamp_file)
+def write_conversion_stamp(
+    stamp_file: PathLike, params: ConversionParams, split_of: Optional[Mapping[str, str]] = None
+) -> None:
+    atomic_write_text(conversion_stamp(params, split_of), stamp_file)
 
 
 def convert_amass_tree(
@@ -294,12 +318,14 @@ def convert_amass_tree(
     chunk_size: int = 32,
     progress: bool = True,
     subsets: Optional[Sequence[str]] = None,
+    split_of: Optional[Mapping[str, str]] = None,
 ) -> ConversionReport:
     """Convert every clip of an AMASS tree (or motion config; only ``subsets`` if given) to ``out_dir``.
 
     Writes ``out_dir/<subset>/.../<name>.motion`` per clip, plus ``motions.yaml`` (all
     outputs with their weights) and ``train.yaml``/``validation.yaml``/``test.yaml`` (the
-    default AMASS split), which ``mimic motionlib package`` reads.
+    default AMASS split, or ``split_of``'s split for the subsets it names), which
+    ``mimic motionlib package`` reads.
     """
     started = time.perf_counter()
     report = ConversionReport()
@@ -307,10 +333,10 @@ def convert_amass_tree(
         raise MotionDataError(
             "--output-fps", "output_fps", f"a rate in {FRAMERATE_RANGE_TEXT}", repr(params.output_fps)
         )
-    jobs = plan_conversion(amass_root, out_dir, motion_config, subsets)
+    jobs = plan_conversion(amass_root, out_dir, motion_config, subsets, split_of)
     _check_unique_outputs(jobs)
     stamp = Path(out_dir) / TREE_STAMP
-    if not force_remake and _outputs_out_of_date(stamp, jobs, params):
+    if not force_remake and _outputs_out_of_date(stamp, jobs, params, split_of):
         log.info(f"{out_dir}: made by another converter version or with other parameters: converting again")
         force_remake = True
     todo = [job for job in jobs if force_remake or not os.path.exists(job.output)]
@@ -348,12 +374,14 @@ def convert_amass_tree(
         bar.close()
     failed = {source for source, _ in report.failures}
     _write_indexes([job for job in jobs if job.source not in failed], out_dir)
-    write_conversion_stamp(stamp, params)  # every output now is this converter's with these parameters
+    write_conversion_stamp(stamp, params, split_of)  # every output now is this converter's with these parameters
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _outputs_out_of_date(stamp: Path, jobs: Sequence[ConversionJob], params: ConversionParams) -> bool:
+def _outputs_out_of_date(
+    stamp: Path, jobs: Sequence[ConversionJob], params: ConversionParams, split_of: Optional[Mapping[str, str]]
+) -> bool:
     """Whether the outputs already there were made by another converter version or with other
     parameters, so that resuming (skipping outputs that exist) would keep them.
 
@@ -361,7 +389,7 @@ def _outputs_out_of_date(stamp: Path, jobs: Sequence[ConversionJob], params: Con
     metadata of its first existing output.
     """
     if stamp.is_file():
-        return stamp_is_stale(stamp, params)
+        return stamp_is_stale(stamp, params, split_of)
     existing = next((job.output for job in jobs if os.path.exists(job.output)), None)
     if existing is None:
         return False
@@ -408,7 +436,7 @@ def _write_indexes(jobs: Sequence[ConversionJob], out_dir: PathLike) -> None:
     for job in jobs:
         entry = MotionEntry(file=os.path.relpath(job.output, out_dir), weight=job.weight)
         all_entries.append(entry)
-        entries_by_split[split_of_subset(job.subset)].append(entry)
+        entries_by_split[job.split or split_of_subset(job.subset)].append(entry)
     write_motion_config(all_entries, Path(out_dir) / "motions.yaml")
     for split, entries in entries_by_split.items():
         write_motion_config(entries, Path(out_dir) / f"{split}.yaml")

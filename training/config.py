@@ -82,6 +82,19 @@ class EnvConfig:
     # damping acts against the joint's absolute rate, so a joint following the reference at rate
     # v settles (kd / kp) · v behind a target placed on it (0.1 s for every SMPL joint).
     residual_velocity_feedforward: bool = False
+    # The root velocities a reset gives the humanoid (training.envs.start_states):
+    #   "motion_lib" (ProtoMotions): the MotionLib's gvs/gavs, which its conversion stores per body
+    #     as the smallest forward difference over 1-3 frames, so not the skeleton's motion;
+    #   "finite_difference": one-frame differences of the reference root's position and rotation
+    #     around the start time, consistent with the joint rates (also one-frame differences).
+    reset_root_velocity: str = "motion_lib"
+    # Starts where episodes fail: with this probability a reset draws its start time from the
+    # drawn motion's recent failure times (kept in bins of failure_start_bin s, forgotten with
+    # factor failure_memory per env step), failure_start_lead s before the failure.
+    failure_start_prob: float = 0.0
+    failure_start_bin: float = 0.5  # s
+    failure_start_lead: float = 1.0  # s
+    failure_memory: float = 0.999  # per env step: 1/e after 1,000 steps
     reward_config: RewardConfig = field(default_factory=RewardConfig)
     terrain: TerrainConfig = field(default_factory=TerrainConfig)
     observations: ObservationConfig = field(default_factory=ObservationConfig)

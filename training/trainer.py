@@ -195,6 +195,9 @@ class _EpochLoop:
                     restore_rank_state(states[self.rank], self.agent, self.env)
                 if payload.get("motion_weights") is not None:
                     self.env.motion_lib.motion_weights = payload["motion_weights"]
+                failure_counts = (payload.get("extra") or {}).get("failure_counts")
+                if self.env.failure_starts is not None and failure_counts is not None:
+                    self.env.failure_starts.load_state_dict(failure_counts)
                 counters = payload.get("counters", {})
                 self.earlier_wall_seconds = float(counters.get("training_wall_seconds", 0.0))
                 self.best_score = float(counters.get("best_evaluated_score", self.best_score))
@@ -334,9 +337,18 @@ class _EpochLoop:
                 "eval_count": self.evaluations,
             },
             lineage=lineage,
-            extra={"rank_weights_md5": weight_md5s},  # one per rank: equal when data parallelism held
+            extra=self._extra(weight_md5s),
         )
         save_checkpoint(path, payload)
+
+    def _extra(self, weight_md5s: List[Any]) -> Dict[str, Any]:
+        # rank_weights_md5: one per rank, equal when data parallelism held. failure_counts: the
+        # failure-start memory, kept apart from the rank states so a compact checkpoint
+        # (mimic checkpoint compact) that drops the episodes in flight still carries it.
+        extra: Dict[str, Any] = {"rank_weights_md5": weight_md5s}
+        if self.env.failure_starts is not None:
+            extra["failure_counts"] = self.env.failure_starts.state_dict()
+        return extra
 
     def _collect_lineage(self) -> Dict[str, Any]:
         from training.lineage import collect_lineage

@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--subsets", nargs="+", default=None, metavar="SUBSET",
                         help="only these subset folders of AMASS_ROOT (e.g. CMU SFU); an AMASS_ROOT that is itself "
                         "one subset's folder (~/AMASS/SFU) is converted as its parent with --subsets SFU")  # fmt: skip
+    parser.add_argument("--split", nargs="+", default=None, metavar="SUBSET=SPLIT", dest="split_of",
+                        help="put a subset folder's clips in this split (train, validation or test) instead "
+                        "of the AMASS default, e.g. --split heldout=test (a corpus in train/, heldout/)")  # fmt: skip
     parser.add_argument("--humanoid-type", "--humanoid_type", default="smpl", choices=["smpl"])
     parser.add_argument("--output-fps", "--output_fps", type=int, default=30,
                         help="target rate; the output is the smallest exact sub-rate ≥ this (default 30)")  # fmt: skip
@@ -38,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     from motion.conversion import ConversionParams
 
     root, subsets = args.amass_root, args.subsets
+    split_of = {}
+    for item in args.split_of or ():
+        subset, sep, split = item.partition("=")
+        if not sep or not subset or not split:
+            raise SystemExit(f"mimic amass convert: --split: expected SUBSET=SPLIT (e.g. heldout=test), got {item!r}")
+        split_of[subset] = split
     nested = subset_folder_parent(root) if subsets is None and args.motion_config is None else None
     if nested is not None:
         # The subset is the folder's own name, not that of the first folder inside it (a subject).
@@ -50,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         root,
         args.out_dir,
         subsets=subsets,
+        split_of=split_of,
         motion_config=args.motion_config,
         params=ConversionParams(output_fps=args.output_fps, humanoid_type=args.humanoid_type),
         force_remake=args.force_remake,

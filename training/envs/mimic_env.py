@@ -33,6 +33,7 @@ from training.envs.observations import (
     terrain_observation,
 )
 from training.envs.rewards import Actuation, ContactMatch, combine_rewards, mimic_reward_terms, smooth_contacts
+from training.envs.start_states import FailureStarts, check_reset_root_velocity, finite_difference_root_velocity
 from training.simulator.base import DofState, RootState, Simulator
 
 TIME_EPSILON = 1e-5  # s: float32 motion times accumulate rounding of dt
@@ -72,6 +73,16 @@ class MimicEnv:
                 f"env.action_mode: expected one of {', '.join(ACTION_MODES)}, got {self.env_config.action_mode!r}"
             )
         self.residual_actions = self.env_config.action_mode == "residual"
+        self.reset_root_velocity = check_reset_root_velocity(self.env_config.reset_root_velocity)
+        #: Recent failure times per motion (starts near them), or None when the lever is off.
+        self.failure_starts: Optional[FailureStarts] = None
+        if self.env_config.failure_start_prob > 0:
+            self.failure_starts = FailureStarts(
+                motion_lib.motion_lengths,
+                self.env_config.failure_start_bin,
+                self.env_config.failure_start_lead,
+                self.env_config.failure_memory,
+            )
         #: (D,) s: how far the residual mode's base target leads the reference (kd / kp per DoF), or None.
         self.target_lead: Optional[Tensor] = None
         if self.residual_actions and self.env_config.residual_velocity_feedforward:
@@ -220,9 +231,10 @@ class MimicEnv:
         raised[:, 2] += self.env_config.ref_respawn_offset
         hinge_pos = reference_dof_positions(self.dof_format, ref)
         hinge_vel = reference_dof_velocities(self.dof_format, ref, hinge_pos)
-        root = RootState(
-            root_pos + raised, ref.rigid_body_rot[:, 0], ref.rigid_body_vel[:, 0], ref.rigid_body_ang_vel[:, 0]
-        )
+        root_vel, root_ang_vel = ref.rigid_body_vel[:, 0], ref.rigid_body_ang_vel[:, 0]
+        if self.reset_root_velocity == "finite_difference":
+            root_vel, root_ang_vel = finite_difference_root_velocity(self.motion_lib, motion_ids, times)
+        root = RootState(root_pos + raised, ref.rigid_body_rot[:, 0], root_vel, root_ang_vel)
         self.sim.reset_envs(env_ids, root, DofState(hinge_pos, hinge_vel))
         self.progress[env_ids] = 0
         self.prev_actions[env_ids] = 0.0
@@ -235,7 +247,13 @@ class MimicEnv:
         times = uniform * (lengths - self.dt).clamp_min(0.0)
         draw = torch.rand(len(motion_ids), generator=self.generator, device=self.device)
         from_start = draw < self.env_config.init_start_prob
-        return torch.where(from_start, torch.zeros_like(times), times)
+        times = torch.where(from_start, torch.zeros_like(times), times)
+        if self.failure_starts is not None:
+            near_failure, known = self.failure_starts.sample(motion_ids, self.generator)
+            draw = torch.rand(len(motion_ids), generator=self.generator, device=self.device)
+            use = known & (draw < self.env_config.failure_start_prob)
+            times = torch.where(use, torch.minimum(near_failure, (lengths - self.dt).clamp_min(0.0)), times)
+        return times
 
     # --- checkpoints -------------------------------------------------------------------------
 
@@ -248,6 +266,8 @@ class MimicEnv:
         state = {name: getattr(self, name).to("cpu", copy=True) for name in _EPISODE_FIELDS}
         state["generator"] = self.generator.get_state()
         state["physics"] = physics
+        if self.failure_starts is not None:
+            state["failure_counts"] = self.failure_starts.state_dict()
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> Tensor:
@@ -256,6 +276,8 @@ class MimicEnv:
             getattr(self, name).copy_(state[name])
         self.generator.set_state(state["generator"])
         self.sim.set_state(state["physics"])
+        if self.failure_starts is not None and state.get("failure_counts") is not None:
+            self.failure_starts.load_state_dict(state["failure_counts"])
         self._cached_ref = None
         return self.observe()
 
@@ -288,6 +310,10 @@ class MimicEnv:
         # A world whose physics blew up was reset by the engine: whatever it shows now is not
         # the consequence of the policy's action, so the episode ends as a failure.
         terminated = terminated | diverged
+        if self.failure_starts is not None and self.auto_reset:
+            self.failure_starts.forget()
+            failed = terminated.nonzero().squeeze(1)
+            self.failure_starts.record(self.motion_ids[failed], self.motion_times[failed])
         # The next target time would pass the clip's end (with slack for float32 time accumulation).
         lengths = self.motion_lib.motion_lengths[self.motion_ids]
         clip_end = self.motion_times + self.dt >= lengths - TIME_EPSILON

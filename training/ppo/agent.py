@@ -124,6 +124,7 @@ class PPOAgent:
         """
         start = time.perf_counter()
         num_steps = self.config.num_steps if num_steps is None else num_steps
+        self.apply_logstd_schedule()
         if self._obs is None or env is not self._env:
             self._obs = env.reset().to(self.device)
             self._env = env
@@ -163,6 +164,21 @@ class PPOAgent:
         self._collected = True
         self._collect_seconds = time.perf_counter() - start
         return dict(self._rollout_metrics)
+
+    def scheduled_logstd(self) -> Optional[float]:
+        """The fixed log-std the schedule gives at the current env steps, or None (learnable std,
+        or no schedule: the configured ``actor_logstd`` holds)."""
+        cfg = self.config
+        if cfg.learnable_std or cfg.logstd_decay_env_steps <= 0:
+            return None
+        fraction = min(1.0, self.env_steps / cfg.logstd_decay_env_steps)
+        return cfg.actor_logstd + fraction * (cfg.actor_logstd_final - cfg.actor_logstd)
+
+    def apply_logstd_schedule(self) -> None:
+        """Set the fixed log-std to :meth:`scheduled_logstd` (no-op without a schedule)."""
+        logstd = self.scheduled_logstd()
+        if logstd is not None:
+            self.actor.logstd.fill_(logstd)
 
     def _track_episodes(self, reward: Tensor, done: Tensor) -> None:
         self._episode_return += reward
@@ -436,6 +452,7 @@ class PPOAgent:
         self.epoch = int(state["epoch"])
         self.env_steps = int(state["env_steps"])
         self.bad_grad_count = int(state["bad_grad_count"])
+        self.apply_logstd_schedule()  # the schedule's value at the loaded env steps
         self.generator.set_state(state["rng_state"].cpu())
         if distributed.rank() > 0:
             # A checkpoint holds one rank's generator; other ranks derive their own stream from

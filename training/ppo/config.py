@@ -14,6 +14,11 @@ class PPOConfig:
     critic_lr: float = 1e-4
     actor_logstd: float = -2.9  # fixed exploration std ≈ 0.055
     learnable_std: bool = False
+    # A fixed (not learnable) log-std that decays linearly from actor_logstd to actor_logstd_final
+    # over the first logstd_decay_env_steps env steps (all ranks), then stays there; 0 = constant.
+    # A function of env steps alone, so a resumed run continues the same schedule.
+    logstd_decay_env_steps: int = 0
+    actor_logstd_final: float = -2.9
     entropy_coef: float = 0.005  # used only when learnable_std
     num_steps: int = 32  # rollout steps per env per epoch
     batch_size: int = 8192  # minibatch size (per rank): --batch-size
