@@ -27,6 +27,7 @@ COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
                   ("mimic.commands.motionlib", "mimic.commands.motionlib_check",
                    "mimic.commands.motionlib_difficulty")),
     "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
+    "checkpoint": ("compact checkpoints for committing or shipping", ("mimic.commands.checkpoint",)),
 }  # fmt: skip
 
 #: top-level commands (no sub-command): name → module exposing ``register_command(subparsers)``

@@ -181,12 +181,20 @@ class _EpochLoop:
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
 
     def run(self) -> int:
+        from motion.errors import CheckpointError
         from training.checkpoint import load_checkpoint
+        from training.checkpoint_compact import is_inference_only
         from training.ppo import distributed
         from training.rank_state import restore_rank_state
 
         if self.start.kind is not StartKind.FRESH:
             payload = load_checkpoint(self.start.checkpoint)
+            if self.start.kind is StartKind.RESUME and is_inference_only(payload):
+                raise CheckpointError(
+                    self.start.checkpoint, "model.agent", "a checkpoint with optimiser states to resume from",
+                    "an inference-only checkpoint (mimic checkpoint compact --inference-only); warm-start from it "
+                    "with --checkpoint in a new run instead",
+                )  # fmt: skip
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rank_states"]
