@@ -66,8 +66,10 @@ def test_inference_only_checkpoint_evaluates_identically_and_refuses_to_resume(
     assert payload["rank_states"] == [] and small.stat().st_size < full.stat().st_size / 3
     summaries = []
     for checkpoint, out in ((full, tmp_path / "eval_full"), (small, tmp_path / "eval_small")):
-        run = _mimic(repo_root, "inference", "--checkpoint", str(checkpoint), "--full-eval", "--headless",
-                     "--num-envs", "4", "--motion-file", str(synthetic_motion_lib), "--output-dir", str(out))  # fmt: skip
+        run = _mimic(
+            repo_root, "inference", "--checkpoint", str(checkpoint), "--full-eval", "--headless", "--num-envs", "4",
+            "--motion-file", str(synthetic_motion_lib), "--output-dir", str(out),
+        )  # fmt: skip
         assert run.returncode == 0, run.stderr
         summaries.append(json.loads((out / "summary.json").read_text()))
     assert summaries[0]["all"] == summaries[1]["all"]
