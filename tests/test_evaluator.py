@@ -54,6 +54,13 @@ def test_full_eval_cli_writes_every_file_and_judges_the_oracle(eval_lib, tmp_pat
     assert "Eval/success_rate" in printed and "e_pa_mpjpe" in printed
     assert "full-eval: 4/4 motions in " in captured.err and " motions/s)" in captured.err  # not a TTY: a line
     assert "PHC all (4 motions, " in printed and "PHC successful (1 motions, " in printed
+    # One line per motion: the oracle tracks the standing clip to its end and loses the real ones.
+    table = printed[printed.index("frames survived") :].splitlines()[1:5]
+    standing = next(line for line in table if "standing" in line)
+    assert standing.split()[1] == "yes" and standing.split()[2].split("/")[0] == standing.split()[2].split("/")[1]
+    walk = next(line for line in table if "walk" in line)
+    survived, played = (int(x) for x in walk.split()[2].split("/"))
+    assert walk.split()[1] == "no" and 0 < survived < played
 
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "per_motion.parquet", "failed_motions.txt", "predicted_motionlib.pt", "plots"} <= names
