@@ -66,6 +66,7 @@ def run_variant(name: str, args: argparse.Namespace) -> Dict[str, Any]:
             "--experiment-path", variant["experiment"], "--experiment-name", name,
             "--motion-file", str(args.motion_file), "--num-envs", str(args.num_envs),
             "--results-dir", str(args.results_dir), "--max-epochs", str(args.epochs), "--seed", str(args.seed),
+            "--num-threads", str(args.num_threads),
             "--quiet", "--overrides", f"agent.eval_metrics_every={args.eval_every}", *variant["overrides"],
         ]  # fmt: skip
         subprocess.run(command, cwd=REPO, check=True)
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=25)
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-threads", type=int, default=0, help="CPU threads per run (0: all cores)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
     args.results_dir = args.results_dir.resolve()

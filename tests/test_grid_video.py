@@ -21,8 +21,9 @@ def oracle_eval(amass_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("grid")
     assert convert_amass_tree(amass_dir, root / "motions", progress=False).ok
     package_motion_lib(root / "motions", root / "lib.pt")
-    command = [sys.executable, "-m", "mimic.cli", "inference", "--agent", "oracle", "--motion-file", str(root / "lib.pt"),
-               "--full-eval", "--num-envs", "3", "--headless", "--output-dir", str(root / "eval")]  # fmt: skip
+    command = [sys.executable, "-m", "mimic.cli", "inference", "--agent", "oracle", "--motion-file",
+               str(root / "lib.pt"), "--full-eval", "--num-envs", "3", "--headless", "--output-dir",
+               str(root / "eval")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     return root

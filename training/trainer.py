@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
 #: Keys a resumed run takes from the command line only when given there: where the robot model
-#: file lives is a fact of this machine (a run resumed elsewhere names it again).
-RESUME_KEEPS_WHEN_GIVEN = ("robot_xml",)
+#: file lives and how many CPU threads to use are facts of this machine (a run resumed elsewhere
+#: names them again; a busy machine runs far faster on one thread than on two that fight).
+RESUME_KEEPS_WHEN_GIVEN = ("robot_xml", "num_threads")
 
 
 @dataclass

@@ -46,7 +46,8 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         "simulation (needs --output)")  # fmt: skip
     add("--columns", type=int, default=3, help="tiles per row of a --grid video")
     add("--eval-dir", default=None,
-        help="with --grid: the full-eval folder whose per_motion.parquet labels each tile (tracked, E_g-mpjpe)")  # fmt: skip
+        help="with --grid: the full-eval folder whose per_motion.parquet labels each tile "
+        "(tracked, E_g-mpjpe)")  # fmt: skip
     parser.set_defaults(handler=run)
 
 
