@@ -104,6 +104,9 @@ else
         --output "$video" --max-frames 183
 fi
 
+# The generalist policy on the real ACCAD corpus (train and held-out clips): its own script.
+scripts/demo_corpus.sh
+
 latest_eval="$(ls -d "$run_dir"/eval/*/ | sort | tail -n 1)"
 echo
 echo "demo outputs:"
