@@ -49,9 +49,11 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
     with the command line's config flags (typed) and overrides applied; and the
     checkpoint payload (None for baselines)."""
+    from motion.errors import ConfigError
     from training.checkpoint import checkpoint_config, load_checkpoint
     from training.command_flags import INFERENCE_FLAGS, apply_flag_values
     from training.config import ExperimentConfig
+    from training.config_checks import check_config_counts
     from training.experiment_loader import load_experiment
     from training.overrides import apply_overrides
 
@@ -64,6 +66,12 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     else:
         config = load_experiment(options.experiment_path)
     config = apply_overrides(apply_flag_values(config, INFERENCE_FLAGS, options.flags), options.overrides)
+    source = options.checkpoint if options.agent == "policy" else options.experiment_path
+    check_config_counts(config, f"{source} with the command line")
+    if options.max_frames is not None and options.max_frames < 0:
+        raise ConfigError("command line", "--max-frames", "a number of frames ≥ 0 (0: all)", repr(options.max_frames))
+    if options.steps is not None and options.steps < 1:
+        raise ConfigError("command line", "--steps", "a positive number of control steps", repr(options.steps))
     if not config.motion_file:
         raise ValueError("no motion file: pass --motion-file")
     config.ngpu = 1  # inference runs in one process

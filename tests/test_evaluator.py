@@ -149,3 +149,18 @@ def test_zero_agent_and_frame_cap(eval_lib):
     # Zero PD targets stand the humanoid in the T-pose-like zero configuration: far from sitting.
     assert not result.rows[seated]["success"]
     assert 0.0 <= result.success_rate <= 1.0 and result.summary["num_motions"] == 4
+
+
+@pytest.mark.parametrize(
+    "extra, line",
+    [
+        (["--num-envs", "0"], "field 'num_envs (--num-envs)': expected a positive number of environments per rank"),
+        (["--max-frames", "-5"], "command line: field '--max-frames': expected a number of frames ≥ 0 (0: all)"),
+    ],
+)
+def test_inference_refuses_a_count_out_of_range_in_one_line(eval_lib, tmp_path, capsys, extra, line):
+    argv = ["inference", "--agent", "zero", "--motion-file", str(eval_lib), "--full-eval", "--headless", *extra]
+    assert mimic_main([*argv, "--output-dir", str(tmp_path / "out")]) == 2
+    (printed,) = capsys.readouterr().err.strip().splitlines()
+    assert line in printed, printed
+    assert not (tmp_path / "out").exists()

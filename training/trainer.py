@@ -53,21 +53,29 @@ class TrainOptions:
 
 
 def build_config(options: TrainOptions) -> ExperimentConfig:
-    """Experiment file, then the shortcut flags (typed values), then ``--overrides`` (later wins)."""
+    """Experiment file, then the shortcut flags (typed values), then ``--overrides`` (later wins);
+    every count in range (:func:`training.config_checks.check_config_counts`)."""
     from training.command_flags import TRAIN_FLAGS, apply_flag_values
+    from training.config_checks import check_config_counts
     from training.experiment_loader import load_experiment
     from training.overrides import apply_overrides, set_value
 
     config = apply_flag_values(load_experiment(options.experiment_path), TRAIN_FLAGS, options.flags)
     set_value(config, "experiment_name", options.experiment_name)
-    return apply_overrides(config, options.overrides)
+    config = apply_overrides(config, options.overrides)
+    check_config_counts(config, f"{options.experiment_path} with the command line")
+    return config
 
 
 def train(options: TrainOptions) -> int:
     """Run (or resume) a training run; returns the process exit status."""
+    from motion.errors import ConfigError
+    from training.config_checks import check_config_counts
     from training.resolved_config import read_resolved_config
     from training.start_mode import decide_start, resume_config
 
+    if options.nodes < 1:
+        raise ConfigError("command line", "--nodes", "a positive number of nodes", repr(options.nodes))
     requested = build_config(options)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
     start = decide_start(run, options.checkpoint)
@@ -77,6 +85,7 @@ def train(options: TrainOptions) -> int:
         given = tuple(key for key in RESUME_KEEPS_WHEN_GIVEN if getattr(requested, key))
         # resume_config logs what the saved config keeps over the request (once: it used to be printed twice)
         config, _ = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
+        check_config_counts(config, str(run.resolved_config))  # the saved config may have been edited
         log.info(f"mimic train: resuming from {start.checkpoint}")
     elif start.kind is StartKind.WARM_START:
         log.info(f"mimic train: warm start from {start.checkpoint} (weights only)")
