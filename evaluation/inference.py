@@ -84,10 +84,12 @@ def make_policy(options: InferenceOptions, env: Any, payload: Optional[Dict[str,
         from training.baseline_agents import BaselineAgent
 
         return BaselineAgent(options.agent, env).act
+    from training.checkpoint_checks import check_policy_fits
     from training.ppo.agent import PPOAgent
 
     assert payload is not None
     agent = PPOAgent(env.config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=env.config.seed)
+    check_policy_fits(payload, str(options.checkpoint), env.config.robot_name, agent)
     agent.load_state_dict(payload["model"]["agent"])
     return agent.policy
 
@@ -109,7 +111,8 @@ def run_inference(options: InferenceOptions) -> int:
     from training.envs.factory import make_env
 
     config, payload = build_inference_config(options)
-    env, motion_md5 = make_env(config)
+    source = f"the checkpoint {options.checkpoint}" if payload is not None else options.experiment_path
+    env, motion_md5 = make_env(config, config_source=source)
     try:
         policy = make_policy(options, env, payload)
         if options.full_eval:

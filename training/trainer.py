@@ -162,7 +162,12 @@ def run_rank(
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
-    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=device_index)
+    source = (
+        str(run.resolved_config)
+        if start.kind is StartKind.RESUME
+        else f"{options.experiment_path} with the command line"
+    )
+    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=device_index, config_source=source)
     agent = PPOAgent(config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=config.seed + rank)
     loop = _EpochLoop(rank, options, config, start, run, env, agent, motion_md5)
     try:
@@ -191,11 +196,13 @@ class _EpochLoop:
 
     def run(self) -> int:
         from training.checkpoint import load_checkpoint
+        from training.checkpoint_checks import check_policy_fits
         from training.ppo import distributed
         from training.rank_state import restore_rank_state
 
         if self.start.kind is not StartKind.FRESH:
             payload = load_checkpoint(self.start.checkpoint)
+            check_policy_fits(payload, self.start.checkpoint, self.config.robot_name, self.agent)
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rank_states"]
