@@ -108,11 +108,21 @@ def output_dir_for(options: InferenceOptions, config: Any) -> Path:
 
 def run_inference(options: InferenceOptions) -> int:
     """The command's body; returns the exit status."""
-    from training.envs.factory import make_env
+    from training.envs.factory import check_motion_lib_robot, load_motion_lib, make_env
 
     config, payload = build_inference_config(options)
+    motion_lib = load_motion_lib(config)
     source = f"the checkpoint {options.checkpoint}" if payload is not None else options.experiment_path
-    env, motion_md5 = make_env(config, config_source=source)
+    check_motion_lib_robot(motion_lib, config.robot_name, source)  # before saying anything about it
+    if options.full_eval and config.num_envs > motion_lib.num_motions:
+        # Each motion plays once in its own env: more envs than motions would only be parked
+        # (ProtoMotions' --num-envs 1024 on 3 motions built 1,024 worlds for 39 s and 1.7 GB).
+        log.info(
+            f"full-eval: {motion_lib.num_motions} motion(s) in {config.motion_file}, so "
+            f"{motion_lib.num_motions} env(s) rather than --num-envs {config.num_envs}"
+        )
+        config.num_envs = motion_lib.num_motions
+    env, motion_md5 = make_env(config, motion_lib=motion_lib, config_source=source)
     try:
         policy = make_policy(options, env, payload)
         if options.full_eval:
