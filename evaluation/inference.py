@@ -117,9 +117,10 @@ def run_inference(options: InferenceOptions) -> int:
     if options.full_eval and config.num_envs > motion_lib.num_motions:
         # Each motion plays once in its own env: more envs than motions would only be parked
         # (ProtoMotions' --num-envs 1024 on 3 motions built 1,024 worlds for 39 s and 1.7 GB).
+        asked = f"--num-envs {config.num_envs}" if "num_envs" in options.flags else f"the config's {config.num_envs}"
         log.info(
             f"full-eval: {motion_lib.num_motions} motion(s) in {config.motion_file}, so "
-            f"{motion_lib.num_motions} env(s) rather than --num-envs {config.num_envs}"
+            f"{motion_lib.num_motions} env(s) rather than {asked}"
         )
         config.num_envs = motion_lib.num_motions
     env, motion_md5 = make_env(config, motion_lib=motion_lib, config_source=source)

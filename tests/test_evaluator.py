@@ -179,3 +179,7 @@ def test_full_eval_uses_no_more_envs_than_motions_and_says_so(eval_lib, tmp_path
     assert f"full-eval: 4 motion(s) in {eval_lib}, so 4 env(s) rather than --num-envs 1024" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_envs"] == 4 and summary["num_motions"] == 4
+    # Without --num-envs the count comes from the config (mlp.py: 4096), and the line says so.
+    assert mimic_main([*argv[:-2], "--max-frames", "5", "--headless", "--output-dir", str(tmp_path / "default")]) == 0
+    expected = f"full-eval: 4 motion(s) in {eval_lib}, so 4 env(s) rather than the config's 4096"
+    assert expected in capsys.readouterr().out.splitlines()
