@@ -20,13 +20,11 @@ synthetic=0
 motions_dir="data/motions"
 motionlib_file="data/motionlib/amass_samples.pt"
 
-# The sample clips come from a local copy when there is one (MIMIC_FIXTURES, as the tests use;
-# each file is checked against its pinned sha256), else from GitHub.
+# Each sample clip comes from a local copy when there is one (MIMIC_FIXTURES, as the tests use;
+# checked against its pinned sha256), else from GitHub: what `make repro`'s fetch stage does.
 fixtures_amass="${MIMIC_FIXTURES:-../shared/fixtures}/amass"
-samples_from=()
-[ -d "$fixtures_amass" ] && samples_from=(--from-dir "$fixtures_amass")
 echo "== 1/11 fetch the public AMASS sample clips -> $amass_dir/samples"
-if ! "$mimic" amass samples "$amass_dir" "${samples_from[@]}"; then
+if ! "$mimic" amass samples "$amass_dir" --local-copy "$fixtures_amass"; then
     synthetic=1
     amass_dir="data/amass_synthetic"
     motions_dir="data/motions_synthetic"
