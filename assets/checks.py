@@ -70,12 +70,29 @@ MOTIONLIB_INTEGRITY_CHECKS = tuple(
 )
 
 
+#: What a failed success-rate check is (``SuccessRateConfig.severity``).
+SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
+
+
 class SuccessRateConfig(dg.Config):
     min_success_rate: float = Field(default=0.8, description="every evaluated split must reach this success rate")
+    severity: str = Field(
+        default="error",
+        description="what a rate below it is: 'error' (the check fails, red) or 'warn' (a warning, for a policy "
+        "not meant to pass, e.g. make demo's 4-epoch smoke run)",
+    )
+    note: str = Field(default="", description="shown with the result: why this threshold and severity")
 
 
-@dg.asset_check(asset=evaluation, name="success_rate", description="success rate of every split ≥ a threshold")
+@dg.asset_check(
+    asset=evaluation,
+    name="success_rate",
+    description="success rate of every split ≥ min_success_rate (0.8); below it an error, or a warning where the run "
+    "config says the policy is not meant to pass (make demo's smoke-run policy: its note says so)",
+)
 def evaluation_success_rate(context: dg.AssetCheckExecutionContext, config: SuccessRateConfig) -> dg.AssetCheckResult:
+    if config.severity not in SEVERITIES:
+        raise dg.Failure(f"success_rate check: severity {config.severity!r}: expected one of {sorted(SEVERITIES)}")
     event = context.instance.get_latest_materialization_event(evaluation.key)
     if event is None or event.asset_materialization is None:
         return dg.AssetCheckResult(passed=False, metadata={"reason": "evaluation was never materialised"})
@@ -84,5 +101,12 @@ def evaluation_success_rate(context: dg.AssetCheckExecutionContext, config: Succ
     failing = {key: rate for key, rate in rates.items() if rate < config.min_success_rate}
     return dg.AssetCheckResult(
         passed=bool(rates) and not failing,
-        metadata={"min_success_rate": config.min_success_rate, **rates, "failing": dg.MetadataValue.json(failing)},
+        severity=SEVERITIES[config.severity],
+        description=config.note or None,
+        metadata={
+            "min_success_rate": config.min_success_rate,
+            **rates,
+            "failing": dg.MetadataValue.json(failing),
+            **({"note": dg.MetadataValue.md(config.note)} if config.note else {}),
+        },
     )

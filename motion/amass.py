@@ -34,6 +34,9 @@ POSE_WIDTH_BY_MODEL = {"smplh": 156, "smplx": 165, "smpl": 72}
 BODY_POSE_WIDTH = 66
 SMPL_POSE_WIDTH = 72
 GENDERS = ("male", "female", "neutral")
+#: Shape coefficients a clip may carry, per body model: real AMASS has 16 (SMPL-H, and SMPL-X
+#: stage-ii fits), SMPL-X and SMPL models take up to 300, and 10 is every model's basic set.
+BETAS_COUNT_BY_MODEL = {"smplh": (10, 16), "smplx": (10, 300), "smpl": (10, 300)}
 #: Frame-rate keys: SMPL-H archives use the first, SMPL-X archives the second.
 FPS_KEYS = ("mocap_framerate", "mocap_frame_rate")
 # What np.load / zipfile raise for unreadable, truncated, corrupt or non-npz bytes: besides OSError,
@@ -54,7 +57,7 @@ class AmassClip:
             joints 22 and 23 (the SMPL hands) are zero for SMPL-H/SMPL-X sources.
         trans: (T, 3) float64, root (pelvis) translation in metres, AMASS z-up world.
         fps: frames per second of the source capture (e.g. 120.0, or 120.00004577636719).
-        betas: (B,) float64 shape coefficients as stored (B is 16 for SMPL-H, often 16/300 SMPL-X).
+        betas: (B,) float64 shape coefficients as stored (B is 16 in real AMASS; see BETAS_COUNT_BY_MODEL).
         gender: 'male', 'female' or 'neutral'.
         model_type: 'smplh', 'smplx' or 'smpl': the body model the source file was fitted with.
     """
@@ -230,6 +233,35 @@ def _read_body_pose(data: _Archive, path: str) -> Tuple[np.ndarray, str]:
     )
 
 
+def _read_betas(data: _Archive, path: str, model_type: str) -> np.ndarray:
+    """The clip's shape coefficients, (B,) float64 (empty when the file has none).
+
+    Betas describe the subject, not a frame: one vector per clip, ``(B,)`` or ``(1, B)`` as some
+    exporters keep a batch axis. A per-frame ``(T, B)`` matrix or a count the body model does not
+    have (3 betas, 1,000) would otherwise be flattened into the ``.motion`` metadata and later
+    shape the wrong body, so both are refused. ``num_betas``, which SMPL-X archives carry, must
+    agree with the vector.
+    """
+    if "betas" not in data:
+        return np.zeros(0, dtype=np.float64)
+    low, high = BETAS_COUNT_BY_MODEL[model_type]
+    expected = f"one shape vector of {low} to {high} values for {model_type} (shape (B,) or (1, B))"
+    raw = data["betas"]
+    if not (raw.ndim == 1 or (raw.ndim == 2 and raw.shape[0] == 1)):
+        raise MotionDataError(path, "betas", expected, f"shape {_describe_shape(raw)}")
+    betas = _float_array(raw, path, "betas").reshape(-1)
+    if not low <= betas.size <= high:
+        raise MotionDataError(path, "betas", expected, f"{betas.size} value(s)")
+    if not np.isfinite(betas).all():
+        raise MotionDataError(path, "betas", "finite values", f"NaN or inf in {betas.size} values")
+    if "num_betas" in data:
+        declared = data["num_betas"]
+        if declared.size != 1 or declared.dtype.kind not in "iu" or int(declared.reshape(())) != betas.size:
+            found = repr(declared.reshape(()).item()) if declared.size == 1 else f"shape {_describe_shape(declared)}"
+            raise MotionDataError(path, "num_betas", f"{betas.size} (the length of 'betas')", found)
+    return betas
+
+
 def _check_declared_model(data: _Archive, path: str, model_type: str) -> None:
     """SMPL-X archives may name their model; a contradiction means a mislabelled file."""
     if "surface_model_type" not in data:
@@ -247,8 +279,9 @@ def read_amass_clip(path: PathLike) -> AmassClip:
         MotionDataError: unreadable or non-regular file (field ``'<file>'``), missing key, wrong
             shape or dtype, an array beyond the size limits or shorter/longer than its header says,
             NaN/inf or values beyond :mod:`motion.limits`, a frame rate outside
-            ``[MIN_FRAMERATE, MAX_FRAMERATE]``, fewer than 2 frames, or ``trans`` and ``poses`` of
-            different lengths.
+            ``[MIN_FRAMERATE, MAX_FRAMERATE]``, fewer than 2 frames, ``trans`` and ``poses`` of
+            different lengths, or betas that are not one vector of a count the body model has
+            (:data:`BETAS_COUNT_BY_MODEL`) or disagree with ``num_betas``.
     """
     path_str = os.fspath(path)
     try:
@@ -294,12 +327,7 @@ def _read_open_archive(handle: Any, path_str: str) -> AmassClip:
 
         fps = _read_fps(data, path_str)
         gender = _read_gender(data, path_str)
-        if "betas" in data:
-            betas = _float_array(data["betas"], path_str, "betas").reshape(-1)
-            if not np.isfinite(betas).all():
-                raise MotionDataError(path_str, "betas", "finite values", f"NaN or inf in {betas.size} values")
-        else:
-            betas = np.zeros(0, dtype=np.float64)
+        betas = _read_betas(data, path_str, model_type)
 
     if model_type == "smpl":
         poses = np.ascontiguousarray(body_pose)

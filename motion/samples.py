@@ -3,13 +3,17 @@
 Each file is verified against a pinned sha256 before it is given its final name: downloads go to
 a temporary file beside the target and are renamed only when the hash matches, so a failed or
 tampered download never leaves a file behind. Files already present with the right hash are not
-downloaded again. Uses only ``urllib`` from the standard library.
+downloaded again. A local copy (``local_copy``: the shared test fixtures, a folder made earlier)
+is taken before the network: the bytes are pinned, so where they come from does not change the
+result, and an offline machine with a copy needs no network. Uses only ``urllib`` from the
+standard library.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
 import socket
 import time
@@ -21,6 +25,8 @@ from typing import List, Optional
 
 from motion.errors import MotionDataError
 from motion.io_utils import PathLike, atomic_output, file_digest
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 SAMPLES_SUBSET = "samples"
@@ -74,8 +80,9 @@ class SampleDownloadError(OSError):
 @dataclass(frozen=True)
 class FetchedSample:
     path: Path
-    url: str
+    url: str  # where it came from: the URL, or the local copy's path
     downloaded: bool  # False: already present with the pinned hash, nothing fetched
+    copied: bool = False  # True: taken from a local copy, not the network
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -99,6 +106,13 @@ def _download_verified(clip: SampleClip, url: str, target: Path, timeout_s: floa
             raise MotionDataError(f"{url} -> {target}", "sha256", clip.sha256, found)
 
 
+def _copy_file(source: Path, target: Path) -> None:
+    """``source`` to ``target`` through a temp file beside it and a rename."""
+    with atomic_output(target) as handle, source.open("rb") as original:
+        for chunk in iter(lambda: original.read(1 << 16), b""):
+            handle.write(chunk)
+
+
 def fetch_sample(
     clip: SampleClip,
     out_dir: PathLike,
@@ -106,11 +120,15 @@ def fetch_sample(
     retries: int = 3,
     backoff_s: float = 1.0,
     timeout_s: float = 60.0,
+    local_copy: Optional[PathLike] = None,
 ) -> FetchedSample:
     """Fetch one sample into ``out_dir`` unless it is already there with the pinned hash.
 
-    Transient failures are retried ``retries`` more times, waiting ``backoff_s``, 2·``backoff_s``,
-    4·``backoff_s``... between attempts; ``timeout_s`` bounds each connect and read.
+    ``local_copy``: a folder that may hold the clip under its local name; taken from there when
+    it has the pinned sha256 (a missing folder or file is no error; a file with other bytes is
+    logged and the clip downloaded). Transient failures are retried ``retries`` more times,
+    waiting ``backoff_s``, 2·``backoff_s``, 4·``backoff_s``... between attempts; ``timeout_s``
+    bounds each connect and read.
 
     Raises:
         MotionDataError: the downloaded bytes do not have the pinned sha256 (field ``'sha256'``).
@@ -120,6 +138,13 @@ def fetch_sample(
     url = clip.url(base_url)
     if target.is_file() and file_digest(target, "sha256") == clip.sha256:
         return FetchedSample(target, url, downloaded=False)
+    source = None if local_copy is None else Path(local_copy) / clip.local_name
+    if source is not None and source.is_file():
+        found = file_digest(source, "sha256")
+        if found == clip.sha256:
+            _copy_file(source, target)
+            return FetchedSample(target, str(source), downloaded=True, copied=True)
+        log.warning(f"{source}: sha256 {found}, not the pinned {clip.sha256}: downloading {url} instead")
     last_error: Optional[BaseException] = None
     for attempt in range(retries + 1):
         if attempt:
@@ -160,10 +185,8 @@ def copy_sample_clips(out_dir: PathLike, source_dir: PathLike) -> List[FetchedSa
         found = file_digest(source, "sha256")
         if found != clip.sha256:
             raise MotionDataError(source, "sha256", clip.sha256, found)
-        with atomic_output(target) as handle, source.open("rb") as original:
-            for chunk in iter(lambda: original.read(1 << 16), b""):
-                handle.write(chunk)
-        copied.append(FetchedSample(target, str(source), downloaded=True))
+        _copy_file(source, target)
+        copied.append(FetchedSample(target, str(source), downloaded=True, copied=True))
     return copied
 
 
@@ -173,8 +196,10 @@ def fetch_sample_clips(
     retries: int = 3,
     backoff_s: float = 1.0,
     timeout_s: float = 60.0,
+    local_copy: Optional[PathLike] = None,
 ) -> List[FetchedSample]:
-    """Fetch every clip of :data:`SAMPLE_CLIPS` into ``<out_dir>/samples/`` (see :func:`fetch_sample`).
+    """Fetch every clip of :data:`SAMPLE_CLIPS` into ``<out_dir>/samples/`` (see :func:`fetch_sample`),
+    each from ``local_copy`` when that folder holds it with the pinned sha256.
 
     ``base_url`` replaces ``https://raw.githubusercontent.com``: the URL of a clip is
     ``base_url.rstrip('/') + '/<owner>/<repo>/<branch>/<path>'`` (mirrors, loopback tests).
@@ -182,6 +207,8 @@ def fetch_sample_clips(
     subset_dir = Path(out_dir) / SAMPLES_SUBSET
     os.makedirs(subset_dir, exist_ok=True)
     return [
-        fetch_sample(clip, subset_dir, base_url, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s)
+        fetch_sample(
+            clip, subset_dir, base_url, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s, local_copy=local_copy
+        )
         for clip in SAMPLE_CLIPS
     ]

@@ -5,7 +5,8 @@ materialised, with its runs, logs, metadata and checks.
 Runs the code location's own jobs in process: ``amass_chain_job`` for the ``samples``
 partition (the public clips, already fetched by the demo into data/amass/samples; their sha256s
 are checked again, nothing is downloaded twice), then ``training_job`` (``mimic train`` through
-dagster-pipes, small CPU budget) and ``evaluation_job`` (full evaluation of that checkpoint).
+dagster-pipes, small CPU budget) and ``evaluation_job`` (full evaluation of that checkpoint; its
+success-rate check is a warning that explains the smoke-run policy, see :data:`SMOKE_RUN_NOTE`).
 Exits non-zero, naming the job, if any run fails.
 """
 
@@ -29,6 +30,17 @@ POLICY_CONFIG = {
 }  # fmt: skip
 
 
+#: The success-rate check of the evaluation of that policy: 4 epochs train no policy to track a
+#: motion (it fails them all), so the check's 0.8 threshold stays, and falling short of it is a
+#: warning that says why rather than a red error right after a demo that did what it should.
+SMOKE_RUN_NOTE = (
+    "make demo's policy trains 4 epochs: a smoke run of the chain (train, evaluate, lineage), not a trained "
+    "policy, so it tracks no motion. A policy trained to track the walk and jumps clips ships in "
+    "data/pretrained/smpl_walk_jump/ (make demo evaluates it with mimic inference --full-eval)."
+)
+CHECK_CONFIG = {"evaluation_success_rate": {"config": {"severity": "warn", "note": SMOKE_RUN_NOTE}}}
+
+
 def main() -> int:
     if not os.environ.get("DAGSTER_HOME"):
         print("demo_dagster: set DAGSTER_HOME (make demo uses .dagster_home, as make ui does)", file=sys.stderr)
@@ -42,7 +54,7 @@ def main() -> int:
     runs = [
         ("amass_chain_job", {"partition_key": "samples"}, {}),
         ("training_job", {}, {"ops": {"policy": {"config": POLICY_CONFIG}}}),
-        ("evaluation_job", {}, {}),
+        ("evaluation_job", {}, {"ops": CHECK_CONFIG}),
     ]
     for name, options, run_config in runs:
         job = defs.resolve_job_def(name)
@@ -55,6 +67,11 @@ def main() -> int:
             if event.is_step_materialization and event.asset_key is not None
         )
         print(f"dagster {name}: {'success' if result.success else 'FAILED'} (run {result.run_id}); materialised {keys}")
+        for check in result.get_asset_check_evaluations():
+            outcome = "passed" if check.passed else f"failed ({check.severity.value.lower()})"
+            print(f"  check {'/'.join(check.asset_key.path)} {check.check_name}: {outcome}")
+            if not check.passed and check.severity == dg.AssetCheckSeverity.WARN and check.description:
+                print(f"    {check.description}")
         if not result.success:
             return 1
     return 0

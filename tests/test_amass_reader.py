@@ -115,6 +115,25 @@ def test_smpl_72_poses_pass_through(amass_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(clip.poses, poses)
 
 
+def test_betas_of_real_amass_are_accepted(fixtures_dir: Path, amass_dir: Path, tmp_path: Path) -> None:
+    """Every real clip of the fixtures (SMPL-H *_poses, SMPL-X *_stageii with num_betas) carries
+    16 betas and reads; a (1, B) vector, 10 betas and SMPL-X's 300 read too."""
+    real = sorted(fixtures_dir.glob("amass*/**/*.npz"))
+    assert len(real) >= 30 and any(path.name.endswith("stageii.npz") for path in real)
+    for path in real:
+        clip = read_amass_clip(path)
+        with np.load(path, allow_pickle=True) as data:
+            np.testing.assert_array_equal(clip.betas, data["betas"])
+        assert clip.betas.shape == (16,), path
+    src = _source(amass_dir)
+    batch_axis = read_amass_clip(_save(tmp_path / "b1.npz", **{**src, "betas": src["betas"][None, :]}))
+    np.testing.assert_array_equal(batch_axis.betas, src["betas"])
+    assert read_amass_clip(_save(tmp_path / "b10.npz", **{**src, "betas": src["betas"][:10]})).betas.shape == (10,)
+    smplx = {"poses": np.zeros((4, 165)), "trans": np.zeros((4, 3)), "mocap_frame_rate": np.array(60.0)}
+    wide = read_amass_clip(_save(tmp_path / "x300.npz", **smplx, betas=np.full(300, 0.1), num_betas=np.array(300)))
+    assert wide.model_type == "smplx" and wide.betas.shape == (300,)
+
+
 def test_surface_model_type_contradicting_layout(amass_dir: Path, tmp_path: Path) -> None:
     src = _source(amass_dir)
     path = _save(
@@ -180,6 +199,22 @@ def _bad_cases(src: Dict[str, np.ndarray]):
         ),
         "trans_beyond_limit": ({**good, "trans": src["trans"] + 5e4}, "trans", "|values| ≤ 10000", "at frame 0"),
         "betas_nan": ({**good, "betas": np.full(16, np.nan)}, "betas", "finite", "NaN or inf"),
+        # Both once converted silently: 3 betas shape no SMPL body, and a per-frame matrix landed
+        # flattened (5,000 values) in the .motion metadata.
+        "betas_3": ({**good, "betas": src["betas"][:3]}, "betas", "10 to 16 values for smplh", "3 value(s)"),
+        "betas_per_frame": (
+            {**good, "betas": np.tile(src["betas"][:10], (500, 1))},
+            "betas",
+            "one shape vector of 10 to 16 values for smplh (shape (B,) or (1, B))",
+            "shape (500, 10)",
+        ),
+        "betas_too_many": ({**good, "betas": np.zeros(17)}, "betas", "10 to 16 values for smplh", "17 value(s)"),
+        "num_betas_disagrees": (
+            {**good, "num_betas": np.array(10)},
+            "num_betas",
+            "16 (the length of 'betas')",
+            "10",
+        ),
         "one_frame": (
             {**good, "poses": src["poses"][:1], "trans": src["trans"][:1]},
             "poses",
@@ -218,6 +253,10 @@ def _bad_cases(src: Dict[str, np.ndarray]):
         "poses_beyond_limit",
         "trans_beyond_limit",
         "betas_nan",
+        "betas_3",
+        "betas_per_frame",
+        "betas_too_many",
+        "num_betas_disagrees",
         "one_frame",
         "trans_length",
         "trans_width",

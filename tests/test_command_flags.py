@@ -70,3 +70,54 @@ def test_flag_arguments_give_the_same_values_back():
     args = build_parser().parse_args([*BASE["train"], *flag_arguments(TRAIN_FLAGS, values)])
     assert given_flag_values(args, TRAIN_FLAGS) == values
     assert flag_by_dest("batch_size").config_key == "agent.batch_size"
+
+
+def test_every_count_below_its_range_is_one_config_error_naming_its_flag():
+    """--num-envs 0 was a ZeroDivisionError traceback, --num-envs -3 torch's "negative dimensions",
+    --ngpu 0 and --max-epochs -1 ran as if valid. Each count is now refused by name."""
+    from motion.errors import ConfigError
+    from training.config_checks import COUNT_LIMITS, check_config_counts
+    from training.overrides import set_value
+
+    check_config_counts(ExperimentConfig(), "defaults")  # ProtoMotions' defaults pass
+    defaults = ExperimentConfig()
+    int_fields = {key for key in leaf_paths(ExperimentConfig) if type(_get(defaults, key)) is int}
+    counted = {key for key, _smallest, _text in COUNT_LIMITS}
+    assert counted <= int_fields
+    # Every int field is a count of COUNT_LIMITS but the seeds (any int) and the terrain's sizes
+    # (training.terrain checks them when it builds the terrain).
+    assert int_fields - counted == {"seed", "env.terrain.seed", "env.terrain.num_levels", "env.terrain.num_terrains"}
+    for key, smallest, _text in COUNT_LIMITS:
+        config = ExperimentConfig()
+        set_value(config, key, smallest - 1)
+        with pytest.raises(ConfigError) as caught:
+            check_config_counts(config, "mlp.py with the command line")
+        error = caught.value
+        assert error.path == "mlp.py with the command line" and error.field.split(" ")[0] == key
+        assert error.found == repr(smallest - 1)
+        assert error.expected.startswith("a positive" if smallest == 1 else "a non-negative"), error.expected
+    assert flag_by_dest("num_envs").option in str(_error_for("num_envs", 0))
+    assert str(_error_for("num_envs", 0)) == (
+        "mlp.py: field 'num_envs (--num-envs)': expected a positive number of environments per rank, found 0"
+    )
+    assert "'agent.max_epochs (--max-epochs)': expected a non-negative number of epochs (0: no limit), found -1" in str(
+        _error_for("agent.max_epochs", -1)
+    )
+
+
+def _get(config, key):
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _error_for(key, value):
+    from motion.errors import ConfigError
+    from training.config_checks import check_config_counts
+    from training.overrides import set_value
+
+    config = ExperimentConfig()
+    set_value(config, key, value)
+    with pytest.raises(ConfigError) as caught:
+        check_config_counts(config, "mlp.py")
+    return caught.value

@@ -110,11 +110,11 @@ def test_evaluation_runs_full_eval_and_attaches_metrics_and_plots(trained, data_
     assert meta["test/plots"].count("](data:image/png;base64,iVBORw0KGgo") == 2  # both PNGs inline
     assert meta["md5"] == meta["tags"]["dagster/data_version"] and meta["md5"].endswith(".dir")
 
-    def check(min_rate):
+    def check(min_rate, **extra):
         run = dg.materialize(
             [evaluation, evaluation_success_rate], selection=dg.AssetSelection.checks(evaluation_success_rate),
             instance=instance, resources=_resources(data_root),
-            run_config={"ops": {"evaluation_success_rate": {"config": {"min_success_rate": min_rate}}}},
+            run_config={"ops": {"evaluation_success_rate": {"config": {"min_success_rate": min_rate, **extra}}}},
         )  # fmt: skip
         [outcome] = run.get_asset_check_evaluations()
         return outcome
@@ -122,6 +122,11 @@ def test_evaluation_runs_full_eval_and_attaches_metrics_and_plots(trained, data_
     assert check(0.0).passed
     failing = check(1.01)  # no success rate exceeds 1
     assert not failing.passed and failing.metadata["test/success_rate"].value == summary["Eval/success_rate"]
+    assert failing.severity == dg.AssetCheckSeverity.ERROR and "note" not in failing.metadata
+    # A policy not meant to pass (make demo's smoke run): below the threshold is a warning that says why.
+    warned = check(1.01, severity="warn", note="a 4-epoch smoke run")
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description == "a 4-epoch smoke run" and warned.metadata["note"].value == "a 4-epoch smoke run"
 
 
 def test_terminating_the_run_interrupts_training(data_root, tmp_path):

@@ -32,6 +32,10 @@ def test_the_demo_materialises_the_chain_on_a_persistent_instance(amass_dir, tmp
         "dagster amass_chain_job", "dagster training_job", "dagster evaluation_job"
     ]  # fmt: skip
     assert all(": success (run " in line for line in lines)
+    # The evaluation's success-rate check: the 4-epoch smoke-run policy tracks no clip, so it falls
+    # short of 0.8 as a warning that explains itself and names the shipped policy, not a red error.
+    assert "  check evaluation success_rate: failed (warn)" in done.stdout.splitlines()
+    assert "not a trained policy" in done.stdout and "data/pretrained/smpl_walk_jump/" in done.stdout
     # What the UI reads: the instance in DAGSTER_HOME holds the runs and every asset's latest event.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = dg.DagsterInstance.get()
@@ -55,6 +59,11 @@ def test_the_demo_materialises_the_chain_on_a_persistent_instance(amass_dir, tmp
         assert metadata["label"].value == label and metadata["held_out"].value is False, name
     train = instance.get_latest_materialization_event(dg.AssetKey("motionlib_train")).asset_materialization
     assert train.metadata["held_out"].value is True and "label" not in train.metadata
+    check_key = dg.AssetCheckKey(dg.AssetKey("evaluation"), "success_rate")
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])[check_key]
+    outcome = record.event.dagster_event.event_specific_data
+    assert not outcome.passed and outcome.severity == dg.AssetCheckSeverity.WARN
+    assert "data/pretrained/smpl_walk_jump/" in outcome.metadata["note"].value
     evaluation = instance.get_latest_materialization_event(dg.AssetKey("evaluation")).asset_materialization
     assert evaluation.metadata["validation/label"].value == label
     assert f"m {label}; wrote" in output  # the full-eval line in the run's log

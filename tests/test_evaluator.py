@@ -178,3 +178,34 @@ def test_envs_a_batch_leaves_over_are_parked_and_change_nothing(eval_lib):
         finally:
             env.sim.close()
     assert rows[4] == rows[12]
+
+
+@pytest.mark.parametrize(
+    "extra, line",
+    [
+        (["--num-envs", "0"], "field 'num_envs (--num-envs)': expected a positive number of environments per rank"),
+        (["--max-frames", "-5"], "command line: field '--max-frames': expected a number of frames ≥ 0 (0: all)"),
+    ],
+)
+def test_inference_refuses_a_count_out_of_range_in_one_line(eval_lib, tmp_path, capsys, extra, line):
+    argv = ["inference", "--agent", "zero", "--motion-file", str(eval_lib), "--full-eval", "--headless", *extra]
+    assert mimic_main([*argv, "--output-dir", str(tmp_path / "out")]) == 2
+    (printed,) = capsys.readouterr().err.strip().splitlines()
+    assert line in printed, printed
+    assert not (tmp_path / "out").exists()
+
+
+def test_full_eval_uses_no_more_envs_than_motions_and_says_so(eval_lib, tmp_path, capsys):
+    """ProtoMotions' habit, --num-envs 1024 on a few motions, built 1,024 worlds (39 s, 1.7 GB on 3
+    motions) of which all but a few were parked: now one env per motion, said in one line."""
+    out = tmp_path / "clamped"
+    argv = ["inference", "--agent", "zero", "--motion-file", str(eval_lib), "--full-eval", "--num-envs", "1024"]
+    assert mimic_main([*argv, "--max-frames", "5", "--headless", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert f"full-eval: 4 motion(s) in {eval_lib}, so 4 env(s) rather than --num-envs 1024" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_envs"] == 4 and summary["num_motions"] == 4
+    # Without --num-envs the count comes from the config (mlp.py: 4096), and the line says so.
+    assert mimic_main([*argv[:-2], "--max-frames", "5", "--headless", "--output-dir", str(tmp_path / "default")]) == 0
+    expected = f"full-eval: 4 motion(s) in {eval_lib}, so 4 env(s) rather than the config's 4096"
+    assert expected in capsys.readouterr().out.splitlines()

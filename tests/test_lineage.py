@@ -137,7 +137,40 @@ def test_tree_of_an_untouched_run_passes_strict(trained, repo_root):
         assert f"✓ AMASS SYNTHETIC/{name}.npz" in tree  # found: data/amass beside the MotionLib
     assert f"✓ experiment file {trained['experiment']}" in tree
     # 2 config + 2 experiment + MotionLib + 4 motions + 4 sources = 13 ok; parent and 2 dvc.lock skipped
-    assert tree.splitlines()[-1] == "16 checks: 13 ok, 0 mismatch, 0 missing, 3 skipped — all recorded hashes match"
+    last = "16 checks: 13 ok, 0 mismatch, 0 missing, 3 skipped, 0 unchecked — all recorded hashes match"
+    assert tree.splitlines()[-1] == last
+
+
+def test_strict_fails_when_a_recorded_hash_could_not_be_checked(trained, repo_root):
+    """Without the AMASS files (a DVC fetch had emptied data/amass), --strict used to exit 0 with
+    "all recorded hashes match", the AMASS checks "skipped". Recorded hashes that could not be
+    checked are now "unchecked": listed, counted, and --strict fails naming them."""
+    amass = trained["data"] / "amass"
+    hidden = trained["data"] / "amass_elsewhere"
+    amass.rename(hidden)
+    try:
+        strict = _lineage_cli(repo_root, trained["checkpoint"], "--strict")
+        plain = _lineage_cli(repo_root, trained["checkpoint"])
+        report = verify_lineage(trained["checkpoint"])
+        given = verify_lineage(trained["checkpoint"], amass_root=hidden)
+    finally:
+        hidden.rename(amass)
+    assert strict.returncode == 1 and plain.returncode == 0
+    assert report.ok and not report.verified and report.amass_root is None
+    assert [(c.kind, c.status) for c in report.unchecked] == [("amass", "unchecked")] * 4
+    counts = "16 checks: 9 ok, 0 mismatch, 0 missing, 3 skipped, 4 unchecked"
+    last = f"{counts} — 4 recorded hash(es) not checked, the others match"
+    assert strict.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1] == last
+    source = f"SYNTHETIC/{NAMES[0]}.npz"
+    recorded = _md5(amass / source)[:12]
+    note = "AMASS root not found: pass --amass-root"
+    assert f"? AMASS {source}  NOT CHECKED: recorded {recorded}; {note}" in strict.stdout
+    (line,) = strict.stderr.strip().splitlines()
+    assert line == (
+        f"mimic lineage: --strict: 4 recorded hash(es) not checked ({note}): "
+        f"{source}, SYNTHETIC/{NAMES[1]}.npz, SYNTHETIC/{NAMES[2]}.npz and 1 more"
+    )
+    assert given.verified  # --amass-root names where they are: every hash checked again
 
 
 def test_changed_motion_file_fails_strict_and_is_named(trained, repo_root):
@@ -193,7 +226,8 @@ def test_json_lists_every_check(trained, repo_root):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["epoch"] == 1
-    assert report["counts"] == {"ok": 13, "mismatch": 0, "missing": 0, "skipped": 3}
+    assert report["counts"] == {"ok": 13, "mismatch": 0, "missing": 0, "skipped": 3, "unchecked": 0}
+    assert report["verified"] is True
     kinds = [check["kind"] for check in report["checks"]]
     assert kinds == ["config", "checkpoint_config", "experiment", "experiment_copy", "motion_lib", "dvc_motion_lib",
                      "dvc_checkpoint"] + ["motion", "amass"] * 4 + ["parent"]  # fmt: skip
@@ -272,7 +306,7 @@ def test_tree_lists_ten_motions_and_every_failing_one():
     assert shown == [f"m{i:02d}.motion" for i in range(10)] + ["m20.motion"]
     assert "✗ m20.motion  MISMATCH: recorded aaaaaaaaaaaa, found bbbbbbbbbbbb" in tree
     assert "… 14 more .motion files (their checks with their sources: 14 ok)" in tree
-    assert tree.splitlines()[-1] == "25 checks: 24 ok, 1 mismatch, 0 missing, 0 skipped — 1 problem(s)"
+    assert tree.splitlines()[-1] == "25 checks: 24 ok, 1 mismatch, 0 missing, 0 skipped, 0 unchecked — 1 problem(s)"
     ascii_tree = render_tree(report, ascii_only=True)
     assert ascii_tree.isascii() and "XX m20.motion" in ascii_tree and "`-- ... 14 more" in ascii_tree
 

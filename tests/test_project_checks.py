@@ -128,6 +128,16 @@ def test_shell_scripts_parse_and_are_strict(script: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_demo_says_its_policy_is_a_smoke_run_and_points_at_the_shipped_one() -> None:
+    """The demo's 4-epoch policy fails every clip (0/3, about 1 m): right after training and its
+    full evaluation the demo says why, and which policy does track the clips."""
+    script = (REPO_ROOT / "scripts" / "demo.sh").read_text()
+    train, evaluate, plots = (script.index(f'echo "== {step}/11') for step in (5, 6, 7))
+    assert "a smoke run of the chain, not a trained policy" in script[train:evaluate]
+    explanation = script[evaluate:plots]
+    assert "tracks no clip" in explanation and "data/pretrained/smpl_walk_jump/" in explanation
+
+
 # --- README, pyproject, Makefile -------------------------------------------------------------
 
 

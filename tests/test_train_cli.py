@@ -69,6 +69,31 @@ def test_unknown_override_lists_closest_keys(repo_root, motion_file, tmp_path):
     assert "agent.num_mini_epochs" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "extra, overrides, line",
+    [
+        # was: ZeroDivisionError traceback
+        (
+            ["--num-envs", "0"],
+            SMALL,
+            "field 'num_envs (--num-envs)': expected a positive number of environments per rank, found 0",
+        ),  # fmt: skip
+        # was: RuntimeError "negative dimensions are not allowed"
+        (["--num-envs", "-3"], SMALL, "field 'num_envs (--num-envs)': expected a positive number"),
+        # was: a run without an epoch limit
+        (["--max-epochs", "-1"], SMALL, "field 'agent.max_epochs (--max-epochs)': expected a non-negative number"),
+        ([], [*SMALL, "agent.num_steps=0"], "field 'agent.num_steps': expected a positive number of rollout steps"),
+        (["--nodes", "0"], SMALL, "command line: field '--nodes': expected a positive number of nodes, found 0"),
+    ],
+)
+def test_a_count_out_of_range_is_one_line(repo_root, motion_file, tmp_path, extra, overrides, line):
+    result = _train(repo_root, tmp_path, motion_file, *extra, overrides=overrides, timeout=120)
+    assert result.returncode == 2, result.stderr
+    (printed,) = result.stderr.strip().splitlines()
+    assert line in printed and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_two_ranks_train_together(repo_root, motion_file, tmp_path):
     result = _train(repo_root, tmp_path, motion_file, "--ngpu", "2", "--max-epochs", "2", name="ranks")
     assert result.returncode == 0, result.stderr

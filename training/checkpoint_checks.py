@@ -62,6 +62,29 @@ def check_checkpoint_payload(payload: Mapping[str, Any], path: PathLike) -> None
                 _check_finite_tensors(state.get(part), path, f"model.{name}.{part}")
 
 
+def check_policy_fits(payload: Mapping[str, Any], path: PathLike, robot_name: str, agent: Any) -> None:
+    """Raise :class:`CheckpointError` unless the checkpoint's networks can drive ``agent``: the same
+    robot (``config.robot_name``), then every actor and critic tensor of the same shape (the
+    observations, actions and layer sizes of the config). Before it, a G1 checkpoint warm-starting
+    an SMPL run failed in ``load_state_dict`` with a page of "size mismatch for mlp.2.bias"."""
+    saved_robot = (payload.get("config") or {}).get("robot_name")
+    if isinstance(saved_robot, str) and saved_robot != robot_name:
+        raise CheckpointError(
+            path, "config.robot_name", f"{robot_name!r} (the robot this run drives)", f"{saved_robot!r}"
+        )
+    saved = (payload.get("model") or {}).get("agent") or {}
+    for part in _WEIGHT_STATES:
+        for key, tensor in getattr(agent, part).state_dict().items():
+            stored = (saved.get(part) or {}).get(key)
+            if isinstance(stored, torch.Tensor) and stored.shape != tensor.shape:
+                raise CheckpointError(
+                    path,
+                    f"model.agent.{part}.{key}",
+                    f"shape {tuple(tensor.shape)} (this run's network: its observations, actions and layer sizes)",
+                    f"shape {tuple(stored.shape)}",
+                )
+
+
 def _check_finite_tensors(value: Any, path: PathLike, field: str) -> None:
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):

@@ -21,8 +21,12 @@ from training.lineage_files import ancestors, find_amass_root, find_dvc_lock, lo
 from training.overrides import config_dict_hash
 from training.run_layout import EXPERIMENT_COPY
 
-OK, MISMATCH, MISSING, SKIPPED = "ok", "mismatch", "missing", "skipped"
+OK, MISMATCH, MISSING, SKIPPED, UNCHECKED = "ok", "mismatch", "missing", "skipped", "unchecked"
 FAILING = (MISMATCH, MISSING)
+# SKIPPED: nothing recorded to check (no parent, no source), a hash checked elsewhere in the report
+# (the experiment file's against its copy, the MotionLib's against dvc.lock), or the parent a
+# resumed run overwrote itself. UNCHECKED: a hash the record holds that could not be compared with
+# anything here (an AMASS source without its AMASS root): `mimic lineage --strict` fails on it.
 
 
 @dataclass
@@ -35,7 +39,7 @@ class LineageCheck:
     item: str  # the file checked (as resolved) or what was recomputed
     expected: Optional[str]
     found: Optional[str]
-    status: str  # ok | mismatch | missing | skipped
+    status: str  # ok | mismatch | missing | skipped | unchecked
     note: str = ""
     index: Optional[int] = None  # motion index in the MotionLib for kind motion / amass
 
@@ -55,16 +59,28 @@ class LineageReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing checked differs or is missing (recorded hashes left unchecked aside)."""
         return not self.failures
 
+    @property
+    def unchecked(self) -> List[LineageCheck]:
+        return [check for check in self.checks if check.status == UNCHECKED]
+
+    @property
+    def verified(self) -> bool:
+        """Every recorded hash was checked and matches: what ``mimic lineage --strict`` requires."""
+        return self.ok and not self.unchecked
+
     def counts(self) -> Dict[str, int]:
-        return {status: sum(c.status == status for c in self.checks) for status in (OK, MISMATCH, MISSING, SKIPPED)}
+        statuses = (OK, MISMATCH, MISSING, SKIPPED, UNCHECKED)
+        return {status: sum(c.status == status for c in self.checks) for status in statuses}
 
     def to_dict(self) -> Dict[str, Any]:
         return {
             "checkpoint": self.checkpoint,
             "epoch": self.epoch,
             "ok": self.ok,
+            "verified": self.verified,
             "counts": self.counts(),
             "dvc_lock": self.dvc_lock,
             "amass_root": self.amass_root,
@@ -178,7 +194,7 @@ def _motion_checks(
             amass = LineageCheck("amass", str(source), source_md5[index], None, SKIPPED, "no source recorded")
         elif amass_root is None:
             note = "AMASS root not found: pass --amass-root"
-            amass = LineageCheck("amass", str(source), source_md5[index], None, SKIPPED, note)
+            amass = LineageCheck("amass", str(source), source_md5[index], None, UNCHECKED, note)
         else:
             amass = _md5_check("amass", amass_root / source, source_md5[index], digests)
             amass.item = str(source)  # relative to the AMASS root, as recorded

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from training.lineage_check import FAILING, MISMATCH, MISSING, OK, SKIPPED, LineageCheck, LineageReport
+from training.lineage_check import FAILING, MISMATCH, MISSING, OK, SKIPPED, UNCHECKED, LineageCheck, LineageReport
 
 #: How many ``.motion`` files the tree lists before summarising (failing ones are always listed).
 TREE_MOTIONS = 10
 
 Node = Tuple[str, List[Any]]  # (text, children)
-_MARKS = {OK: "✓", MISMATCH: "✗", MISSING: "✗", SKIPPED: "·"}
-_ASCII_MARKS = {OK: "ok", MISMATCH: "XX", MISSING: "XX", SKIPPED: "--"}
+_MARKS = {OK: "✓", MISMATCH: "✗", MISSING: "✗", SKIPPED: "·", UNCHECKED: "?"}
+_ASCII_MARKS = {OK: "ok", MISMATCH: "XX", MISSING: "XX", SKIPPED: "--", UNCHECKED: "??"}
 _LABELS = {
     "config": "",
     "checkpoint_config": "",
@@ -68,7 +68,12 @@ def render_tree(report: LineageReport, ascii_only: bool = False, max_motions: in
         )  # fmt: skip
     counts = report.counts()
     summary = ", ".join(f"{counts[status]} {status}" for status in counts)
-    verdict = "all recorded hashes match" if report.ok else f"{len(report.failures)} problem(s)"
+    if not report.ok:
+        verdict = f"{len(report.failures)} problem(s)"
+    elif report.unchecked:
+        verdict = f"{len(report.unchecked)} recorded hash(es) not checked, the others match"
+    else:
+        verdict = "all recorded hashes match"
     text = "\n".join(_draw(root, ascii_only) + [f"{len(report.checks)} checks: {summary} — {verdict}"])
     if ascii_only:
         for wide, narrow in (("…", "..."), ("·", "-"), ("—", "-"), ("→", "->")):
@@ -82,7 +87,9 @@ def _motion_nodes(motions: List[LineageCheck], amass: List[LineageCheck], line: 
     hidden: Dict[str, int] = {}
     for position, check in enumerate(motions):
         source = source_of.get(check.index)
-        failing = check.status in FAILING or (source is not None and source.status in FAILING)
+        # failing and unchecked ones are always listed: --strict names them
+        shown = FAILING + (UNCHECKED,)
+        failing = check.status in shown or (source is not None and source.status in shown)
         if position < limit or failing:
             nodes.append((line(check), [] if source is None else [(line(source), [])]))
         else:
@@ -117,6 +124,8 @@ def _detail(check: LineageCheck) -> str:
         return f"{text} ({check.note})" if check.note else text
     if check.status == MISSING:
         return f"MISSING: {check.note}" if check.note else "MISSING"
+    if check.status == UNCHECKED:
+        return f"NOT CHECKED: recorded {_short(check.expected)}; {check.note}"
     return f"(skipped: {check.note})" if check.note else "(skipped)"
 
 

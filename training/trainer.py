@@ -54,21 +54,29 @@ class TrainOptions:
 
 
 def build_config(options: TrainOptions) -> ExperimentConfig:
-    """Experiment file, then the shortcut flags (typed values), then ``--overrides`` (later wins)."""
+    """Experiment file, then the shortcut flags (typed values), then ``--overrides`` (later wins);
+    every count in range (:func:`training.config_checks.check_config_counts`)."""
     from training.command_flags import TRAIN_FLAGS, apply_flag_values
+    from training.config_checks import check_config_counts
     from training.experiment_loader import load_experiment
     from training.overrides import apply_overrides, set_value
 
     config = apply_flag_values(load_experiment(options.experiment_path), TRAIN_FLAGS, options.flags)
     set_value(config, "experiment_name", options.experiment_name)
-    return apply_overrides(config, options.overrides)
+    config = apply_overrides(config, options.overrides)
+    check_config_counts(config, f"{options.experiment_path} with the command line")
+    return config
 
 
 def train(options: TrainOptions) -> int:
     """Run (or resume) a training run; returns the process exit status."""
+    from motion.errors import ConfigError
+    from training.config_checks import check_config_counts
     from training.resolved_config import read_resolved_config
     from training.start_mode import decide_start, resume_config
 
+    if options.nodes < 1:
+        raise ConfigError("command line", "--nodes", "a positive number of nodes", repr(options.nodes))
     requested = build_config(options)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
     start = decide_start(run, options.checkpoint)
@@ -78,6 +86,7 @@ def train(options: TrainOptions) -> int:
         given = tuple(key for key in RESUME_KEEPS_WHEN_GIVEN if getattr(requested, key))
         # resume_config logs what the saved config keeps over the request (once: it used to be printed twice)
         config, _ = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
+        check_config_counts(config, str(run.resolved_config))  # the saved config may have been edited
         log.info(f"mimic train: resuming from {start.checkpoint}")
     elif start.kind is StartKind.WARM_START:
         log.info(f"mimic train: warm start from {start.checkpoint} (weights only)")
@@ -154,7 +163,12 @@ def run_rank(
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed + rank)
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
-    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=device_index)
+    source = (
+        str(run.resolved_config)
+        if start.kind is StartKind.RESUME
+        else f"{options.experiment_path} with the command line"
+    )
+    env, motion_md5 = make_env(config, rank, world_size, threads, local_rank=device_index, config_source=source)
     agent = PPOAgent(config.agent, env.num_obs, env.num_actions, device=str(env.device), seed=config.seed + rank)
     loop = _EpochLoop(rank, options, config, start, run, env, agent, motion_md5)
     try:
@@ -184,6 +198,7 @@ class _EpochLoop:
     def run(self) -> int:
         from motion.errors import CheckpointError
         from training.checkpoint import load_checkpoint
+        from training.checkpoint_checks import check_policy_fits
         from training.checkpoint_compact import is_inference_only
         from training.ppo import distributed
         from training.rank_state import restore_rank_state
@@ -196,6 +211,7 @@ class _EpochLoop:
                     "an inference-only checkpoint (mimic checkpoint compact --inference-only); warm-start from it "
                     "with --checkpoint in a new run instead",
                 )  # fmt: skip
+            check_policy_fits(payload, self.start.checkpoint, self.config.robot_name, self.agent)
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rank_states"]
