@@ -168,3 +168,26 @@ def _tensors(tree, prefix=""):
         for index, value in enumerate(tree):
             found.update(_tensors(value, f"{prefix}.{index}"))
     return found
+
+
+@pytest.mark.parametrize(
+    "mistake, line",
+    [
+        ("num_mini_epochs=1,", "field 'agent.num_mini_epoch': expected a known field (did you mean: agent.num_mini_"),
+        ("actor_lr=2e-5,", "field 'agent.actor_lr': expected float, found '2e-5'"),
+    ],
+)
+def test_experiment_file_mistakes_are_one_line(repo_root, motion_file, tmp_path, mistake, line):
+    """The same mistakes --overrides reports in one line, made in an experiment file."""
+    text = (repo_root / "training/experiments/mimic/mlp.py").read_text()
+    wrong = {"num_mini_epochs=1,": "num_mini_epoch=1,", "actor_lr=2e-5,": 'actor_lr="2e-5",'}[mistake]
+    assert text.count(mistake) == 1
+    experiment = tmp_path / "my_mlp.py"
+    experiment.write_text(text.replace(mistake, wrong))
+    command = [sys.executable, "-m", "mimic.cli", "train", "--experiment-path", str(experiment)]
+    command += ["--experiment-name", "x", "--motion-file", str(motion_file), "--results-dir", str(tmp_path)]
+    result = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{experiment}: {line}" in result.stderr
+    assert not (tmp_path / "x").exists()
