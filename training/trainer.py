@@ -26,6 +26,7 @@ from training.config import ExperimentConfig
 from training.periodic_evaluation import PeriodicEvaluation, evaluation_due
 from training.run_layout import RunDir
 from training.start_mode import StartKind, StartMode
+from training.stop_requests import StopRequests
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +113,14 @@ def train(options: TrainOptions) -> int:
         return run_rank(0, 1, "", options, config, start)
     # A rendezvous file rather than a probed TCP port: no race for the port between probing and
     # binding (a TCP rendezvous aborted rank 0 now and then on this machine).
-    with tempfile.TemporaryDirectory(prefix="mimic-ranks-") as rendezvous_dir:
+    # A Ctrl-C reaches the ranks too: they stop together and save; this process waits for them
+    # (its own KeyboardInterrupt would abandon them mid-save).
+    with tempfile.TemporaryDirectory(prefix="mimic-ranks-") as rendezvous_dir, StopRequests() as stop:
         init_method = f"file://{os.path.join(rendezvous_dir, 'rendezvous')}"
         torch.multiprocessing.spawn(
             run_rank, args=(config.ngpu, init_method, options, config, start), nprocs=config.ngpu
         )
-    return 0
+    return 130 if stop.requested else 0
 
 
 def run_rank(
@@ -179,6 +182,10 @@ class _EpochLoop:
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
+        self.stop_requests: Optional[StopRequests] = None  # Ctrl-C / SIGTERM seen while training
+        self.stopping = False  # a stop was asked on some rank: every rank stops at the same point
+        self.last_saved: Optional[tuple] = None  # (epoch, env steps) last.ckpt holds, when this process wrote it
+        self.epoch_env_steps = 0  # env steps when the last finished epoch ended
 
     def run(self) -> int:
         from training.checkpoint import load_checkpoint
@@ -205,13 +212,20 @@ class _EpochLoop:
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
         self.first_epoch, self.first_env_steps = self.agent.epoch, self.agent.env_steps  # for the ETA
+        self.epoch_env_steps = self.agent.env_steps
         if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
             self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
-        try:
-            while not self._finished():
-                rollout = self.agent.collect(self.env)
+        # Ctrl-C / SIGTERM from here on are acted on at the next env step or between the parts of
+        # an epoch (training/stop_requests.py), never inside a step, an update, an evaluation or
+        # a save, so the checkpoint is whole and consistent whatever the user presses.
+        with StopRequests(restore=not distributed.is_distributed()) as self.stop_requests:
+            while not self._finished() and not self._stop_agreed():
+                rollout = self.agent.collect(self.env, stop=self._stop_agreed)
+                if rollout is None:  # stopped after an env step: that part-rollout is not trained on
+                    break
                 metrics = self.agent.update()
+                self.epoch_env_steps = self.agent.env_steps
                 metrics.update(rollout)
                 metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
                 metrics["wall_seconds"] = round(self._wall_seconds(), 3)
@@ -224,19 +238,52 @@ class _EpochLoop:
                     if self.wandb is not None:
                         self.wandb.log(metrics, step=self.agent.epoch)
                 self._checkpoint_on_cadence()
-        except KeyboardInterrupt:
-            self._save(self.run_dir.last_checkpoint)
-            if self.is_main:
-                log.info(f"\ninterrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}")
-                self._summary()
-            return 130
-        self._save(self.run_dir.last_checkpoint)
+            if self.stopping and not self._finished():
+                return self._stop_on_request()
+            self._save_last()
         if self.is_main:
             self._summary()
             pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
             if self.wandb is not None:
                 self.wandb.finish()
         return 0
+
+    def _stop_agreed(self) -> bool:
+        """Whether any rank was asked to stop; every rank calls this at the same points (a collective)."""
+        from training.ppo import distributed
+
+        asked = self.stop_requests is not None and self.stop_requests.requested
+        if distributed.is_distributed():
+            flag = torch.tensor([1.0 if asked else 0.0], device=self.agent.device)
+            asked = bool(distributed.all_reduce_sum_(flag).item() > 0)
+        self.stopping = self.stopping or asked
+        return self.stopping
+
+    def _stop_on_request(self) -> int:
+        """Save last.ckpt (unless the cadence just saved this very state) and say what it keeps."""
+        partial = self.agent.env_steps - self.epoch_env_steps  # steps of the epoch cut short
+        self._save_last()
+        if self.is_main:
+            what = self.stop_requests.signal_name() if self.stop_requests is not None else "stop"
+            dropped = ""
+            if partial:
+                dropped = f"; the {partial:,} env steps of epoch {self.agent.epoch + 1} were not trained on"
+            log.info(
+                f"\n{what}: interrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}: every "
+                f"finished epoch is kept (weights, optimisers, normalisers, random streams, metrics.csv) and the "
+                f"episodes in flight{dropped}; rerun the same command to resume"
+            )
+            if self.stop_requests is not None and self.stop_requests.count > 1:
+                log.info(f"({what} {self.stop_requests.count} times: the checkpoint was saved whole first)")
+            self._summary()
+        return 130
+
+    def _save_last(self) -> None:
+        """last.ckpt, unless it already holds this state (a cadence save at this very step)."""
+        state = (self.agent.epoch, self.agent.env_steps)
+        if state != self.last_saved:
+            self._save(self.run_dir.last_checkpoint)
+            self.last_saved = state
 
     def _evaluate(self) -> Dict[str, float]:
         """Training-time evaluation (every rank takes part); keeps score_based.ckpt for the best
@@ -294,7 +341,7 @@ class _EpochLoop:
 
         epoch = self.agent.epoch
         if should_save_last(epoch):
-            self._save(self.run_dir.last_checkpoint)
+            self._save_last()
         if should_save_epoch(epoch):
             self._save(self.run_dir.epoch_checkpoint(epoch))
 
