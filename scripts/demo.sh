@@ -75,7 +75,6 @@ if [ "$synthetic" = 1 ]; then
     echo "== 9/11 Dagster: skipped (its samples partition serves only the real sample clips, not fetched here)"
 else
     echo "== 9/11 the same chain as Dagster runs (samples partition -> MotionLibs -> policy -> evaluation) in $DAGSTER_HOME"
-    mkdir -p "$DAGSTER_HOME"
     .venv/bin/python scripts/demo_dagster.py
 fi
 
