@@ -345,6 +345,11 @@ def test_resume_keeps_the_saved_config_and_warns(caplog: pytest.LogCaptureFixtur
     assert config.env.reward_config.contact_match_rew.weight == -0.1
     assert config.agent.max_epochs == 50
     assert len(warnings) == 2 and all(line in caplog.text for line in warnings)
+    # one "resume" per line: it used to read "mimic train: resume: resuming: ignoring ..."
+    assert caplog.messages[0] == (
+        "mimic train: resume: ignoring env.reward_config.contact_match_rew.weight=0.0, "
+        "keeping the saved env.reward_config.contact_match_rew.weight=-0.1"
+    )
     assert "ignoring env.reward_config.contact_match_rew.weight=0.0" in warnings[0]
     assert "ignoring agent.num_mini_epochs=1, keeping the saved agent.num_mini_epochs=4" in warnings[1]
     assert saved.agent.max_epochs == 0  # the saved config object is not modified
