@@ -48,6 +48,10 @@ def test_headless_video_shows_both_humanoids_moving(libs, tmp_path, capsys):
     argv = ["visualize", "--motion_files", str(libs[0]), str(libs[1]), "--robot", "smpl", "--simulator", "mujoco"]
     argv += ["--headless", "--output", str(out), "--max-frames", "30", "--width", "160", "--height", "120"]
     assert main(argv) == 0
+    # One sentence for a person, not a JSON record (that is --json's)
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"wrote {out}: 30 frames, 160x120 at 30 fps (1.0 s; motion 0), rendered in "), line
+    assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["frames"] == 30 and report["motion_indices"] == [0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]  # no temporary file left
@@ -246,3 +250,14 @@ def test_gl_backend_choice_without_display():
     too_late = _configure_in_fresh_python({}, code_before="import mujoco")
     assert too_late.returncode != 0
     assert "RenderingBackendError" in too_late.stderr and "MUJOCO_GL=egl" in too_late.stderr
+
+
+def test_the_viewer_summary_is_a_sentence() -> None:
+    """What `mimic visualize` prints when its window closes (the viewer runs in
+    test_visualizer_interactive.py, under Xvfb): the same record run_interactive returns."""
+    from mimic.commands.visualize import describe_result
+
+    record = {"frames": 150, "motion_index": 1, "speed": 2.25, "threshold": 9750.0, "keys": ["1", "1", "3", "r"]}
+    assert describe_result(record) == (
+        "visualize: 150 frames shown; motion index 1, speed 2.25, jerk threshold 9750; keys 1 1 3 r"
+    )

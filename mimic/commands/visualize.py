@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import sys
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         help="frames to render (default: the selected motion once)")  # fmt: skip
     add("--width", type=int, default=640, help="video width in pixels (even)")
     add("--height", type=int, default=480, help="video height in pixels (even)")
+    add("--json", action="store_true", help="print the result as one JSON line (for scripts) instead of a sentence")
     parser.set_defaults(handler=run)
 
 
@@ -82,11 +83,6 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             result = run_interactive(args.motion_files, args.robot, args.max_frames, **options)
-            print(
-                f"visualize: frames {result['frames']}, motion index {result['motion_index']}, "
-                f"speed {result['speed']:.6g}, threshold {result['threshold']:.6g}",
-                file=sys.stderr,
-            )
     except G1ModelNotFoundError as error:  # a usage error of this command (flag, variable or package missing)
         print(f"mimic visualize: error: {error}", file=sys.stderr)
         return 2
@@ -97,8 +93,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         stack.close()
-    print(json.dumps(result))
+    print(json.dumps(result) if args.json else describe_result(result))
     return 0
+
+
+def describe_result(result: Dict[str, Any]) -> str:
+    """The sentence a person reads after a video is written or the viewer is closed."""
+    if "output" in result:  # headless
+        indices = result["motion_indices"]
+        motions = ("motion " if len(indices) == 1 else "motions ") + ", ".join(str(index) for index in indices)
+        return (
+            f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']} at "
+            f"{result['video_fps']:g} fps ({result['frames'] / result['video_fps']:.1f} s; {motions}), "
+            f"rendered in {result['seconds']:.1f} s ({result['render_fps']:.1f} frames/s)"
+        )
+    keys = f"; keys {' '.join(result['keys'])}" if result["keys"] else ""
+    return (
+        f"visualize: {result['frames']} frames shown; motion index {result['motion_index']}, "
+        f"speed {result['speed']:.6g}, jerk threshold {result['threshold']:.6g}{keys}"
+    )
 
 
 @contextlib.contextmanager
