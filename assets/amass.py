@@ -7,8 +7,11 @@ Thin wrappers over the library the ``mimic amass`` commands use: :func:`motion.s
 output folder (DVC's scheme, :mod:`training.dvc_records`) as metadata and as its data version.
 """
 
+import os
+import re
 from enum import Enum
 from pathlib import Path
+from typing import List, Optional
 
 import dagster as dg
 from pydantic import Field
@@ -22,8 +25,27 @@ from motion.samples import DEFAULT_BASE_URL, SAMPLES_SUBSET, fetch_sample_clips
 from pipelines.resources import AmassCredentialsResource, PathsResource
 from training.dvc_records import output_md5
 
-#: Partitions: AMASS subsets as the AMASS server names its per-dataset archives, plus the public samples.
-AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS])
+#: Environment variable naming extra partitions: folders of your own clips (a corpus kept as
+#: ``train/`` and ``heldout/``, a lab's captures), materialised in ``local`` mode.
+LOCAL_SUBSETS_ENV = "MIMIC_LOCAL_SUBSETS"
+_SUBSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def local_subsets(value: Optional[str] = None) -> List[str]:
+    """The extra partition names in ``$MIMIC_LOCAL_SUBSETS`` (comma- or space-separated), e.g.
+    ``accad_train,accad_heldout``; raises ValueError naming a name that cannot be a folder."""
+    text = os.environ.get(LOCAL_SUBSETS_ENV, "") if value is None else value
+    names = [name for name in re.split(r"[,\s]+", text) if name]
+    for name in names:
+        if not _SUBSET_NAME.match(name):
+            raise ValueError(f"{LOCAL_SUBSETS_ENV}: expected folder names (letters, digits, _ . -), found {name!r}")
+    known = {SAMPLES_SUBSET, *AMASS_SUBSETS}
+    return [name for name in dict.fromkeys(names) if name not in known]
+
+
+#: Partitions: AMASS subsets as the AMASS server names its per-dataset archives, the public
+#: samples, and the folders of your own named in $MIMIC_LOCAL_SUBSETS.
+AMASS_PARTITIONS = dg.StaticPartitionsDefinition([SAMPLES_SUBSET, *AMASS_SUBSETS, *local_subsets()])
 
 
 class ArchiveMode(str, Enum):
@@ -114,6 +136,11 @@ class ConvertConfig(dg.Config):
     output_fps: int = Field(default=30, description="as `mimic amass convert --output-fps`")
     workers: int = Field(default=1, description="worker processes")
     force_remake: bool = Field(default=False, description="reconvert clips whose .motion already exists")
+    split: str = Field(
+        default="",
+        description="train, validation or test: this subset's clips go to that split instead of the AMASS "
+        "default (as `mimic amass convert --split SUBSET=SPLIT`), e.g. test for a held-out folder",
+    )
 
 
 @dg.asset(
@@ -132,28 +159,29 @@ def amass_motions(
     subset = context.partition_key
     out_dir = paths.motions_subset_dir(subset)
     params = ConversionParams(output_fps=config.output_fps)
+    split_of = {subset: config.split} if config.split else None
     # Beside the subset's folder, not in it: the folder holds exactly what DVC's convert stage
     # writes, so both record the same md5 for the same clips and parameters.
     stamp = paths.motions_dir / f"{subset}.conversion.json"
-    force = config.force_remake or stamp_is_stale(stamp, params)
+    force = config.force_remake or stamp_is_stale(stamp, params, split_of)
     require_clips(paths.amass_subset_dir(subset))
     # From the AMASS root, restricted to the subset: each clip's subset (and split) is the folder's name.
     report = convert_amass_tree(
         paths.amass_dir, out_dir, subsets=[subset], params=params, force_remake=force,
-        workers=config.workers, progress=False,
+        workers=config.workers, progress=False, split_of=split_of,
     )  # fmt: skip
     context.log.info(report.summary())
     if not report.ok:
         raise dg.Failure(f"{len(report.failures)} clip(s) of {subset} failed to convert", metadata={
             "failures": dg.MetadataValue.md("\n".join(f"- `{src}`: {why}" for src, why in report.failures)),
         })  # fmt: skip
-    write_conversion_stamp(stamp, params)
+    write_conversion_stamp(stamp, params, split_of)
     md5 = output_md5(out_dir)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(out_dir)),
             "md5": md5,
-            "split": split_of_subset(subset),
+            "split": config.split or split_of_subset(subset),
             "num_motions": len(report.converted) + len(report.skipped),
             "converted": len(report.converted),
             "skipped_already_done": len(report.skipped),

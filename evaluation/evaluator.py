@@ -116,6 +116,7 @@ def _evaluation_settings(env: MimicEnv) -> Iterator[None]:
     try:
         yield
     finally:
+        env.sim.park_envs(None)
         env.auto_reset, env.env_config.enable_termination = saved
 
 
@@ -126,6 +127,8 @@ def _run_batch(env: MimicEnv, policy: Policy, batch: Tensor, frames: Tensor) -> 
     assigned = torch.full((n,), int(batch[0]), dtype=torch.long, device=dev)
     assigned[:k] = batch.to(dev)
     env.reset_envs(torch.arange(n, device=dev), motion_ids=assigned, times=torch.zeros(n, device=dev), flat_ground=True)
+    parked = torch.arange(n, device=dev) >= k
+    env.sim.park_envs(parked if bool(parked.any()) else None)  # their physics would be thrown away
     obs = env.observe()
     steps = int(frames.max())
     num_bodies, num_dofs = len(env.sim.robot.body_names), env.num_actions

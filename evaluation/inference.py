@@ -149,6 +149,8 @@ def _full_eval(
     )
     if not options.quiet:
         log.info(format_summary(summary))
+        if len(result.rows) <= PER_MOTION_TABLE_MAX:
+            log.info(format_motion_table(result.rows))
         log.info(f"wrote {out_dir}: " + ", ".join(sorted(p.name for p in paths.values())))
     return 0
 
@@ -170,6 +172,25 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.extend(_phc_lines(summary.get("phc")))
     for subset, part in sorted(summary.get("by_subset", {}).items()):
         lines.append(f"subset {subset or '(unknown)'}: success {part['num_success']}/{part['num_motions']}")
+    return "\n".join(lines)
+
+
+#: Full-evals of at most this many motions also print one line per motion.
+PER_MOTION_TABLE_MAX = 100
+
+
+def format_motion_table(rows: List[Dict[str, Any]]) -> str:
+    """One line per evaluated motion: tracked to its end or not, frames survived (before the
+    mean body error first passed the failure threshold) of the frames played, E_g-mpjpe."""
+    width = max(len(Path(str(row["file"])).stem) for row in rows)
+    lines = [f"{'clip':<{width}}  {'tracked':<7}  {'frames survived':>15}  {'E_g-mpjpe (mm)':>14}"]
+    for row in rows:
+        frames = int(row["frames"])
+        survived = frames if row["success"] else int(row["failure_frame"])
+        lines.append(
+            f"{Path(str(row['file'])).stem:<{width}}  {'yes' if row['success'] else 'no':<7}  "
+            f"{f'{survived}/{frames}':>15}  {float(row['e_g_mpjpe']):>14.1f}"
+        )
     return "\n".join(lines)
 
 

@@ -68,7 +68,10 @@ def run_training_evaluation(
         from evaluation.eval_outputs import new_eval_dir, write_eval_outputs
 
         out_dir = new_eval_dir(run_root)
-        summary = dict(summary, epoch=agent.epoch, env_steps=agent.env_steps, motion_file=lib.source)
+        # The weights after this evaluation's update, by motion id: prioritised sampling's trace.
+        weights = [round(float(w), 5) for w in lib.motion_weights.tolist()]
+        summary = dict(summary, epoch=agent.epoch, env_steps=agent.env_steps, motion_file=lib.source,
+                       motion_weights=weights)  # fmt: skip
         write_eval_outputs(out_dir, rows, summary, result.predicted_motion_lib)
     return eval_log_metrics(summary)
 

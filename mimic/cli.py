@@ -24,8 +24,10 @@ COMMAND_GROUPS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
               ("mimic.commands.amass_convert", "mimic.commands.amass_data", "mimic.commands.amass_download",
                "mimic.commands.amass_stage")),
     "motionlib": ("package, check and inspect MotionLib .pt files",
-                  ("mimic.commands.motionlib", "mimic.commands.motionlib_check")),
+                  ("mimic.commands.motionlib", "mimic.commands.motionlib_check",
+                   "mimic.commands.motionlib_difficulty")),
     "humanoid": ("build the SMPL humanoid MJCF", ("mimic.commands.humanoid",)),
+    "checkpoint": ("compact checkpoints for committing or shipping", ("mimic.commands.checkpoint",)),
 }  # fmt: skip
 
 #: top-level commands (no sub-command): name → module exposing ``register_command(subparsers)``

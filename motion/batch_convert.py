@@ -20,9 +20,10 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from motion.amass import AmassClip, amass_subset_of, downsample_step, find_amass_files, read_amass_clip
+from motion.capture_glitches import root_jumps
 from motion.conversion import CONVERTER_VERSION, ConversionParams, convert_body_pose_batch
 from motion.errors import MotionDataError, OutputWriteError
 from motion.io_utils import PathLike, atomic_write_text, file_digest
@@ -56,6 +57,7 @@ class ConversionReport:
     converted: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
     failures: List[Tuple[str, str]] = field(default_factory=list)  # (source file, reason)
+    notes: List[Tuple[str, str]] = field(default_factory=list)  # (source file, e.g. a capture glitch)
     seconds: float = 0.0
     source_frames: int = 0
 
@@ -69,6 +71,9 @@ class ConversionReport:
             f"failed {len(self.failures)} in {self.seconds:.1f} s"
         ]
         lines += [f"  FAILED {source}: {reason}" for source, reason in self.failures]
+        if self.notes:
+            lines.append(f"{len(self.notes)} clip(s) converted with data problems kept as captured:")
+            lines += [f"  NOTE {source}: {note}" for source, note in self.notes]
         return "\n".join(lines)
 
 
@@ -181,13 +186,22 @@ def prefetch_chunk(jobs: Sequence[ConversionJob], params: ConversionParams, io: 
     return [(io.submit(_read_job, job, params), io.submit(file_digest, job.source, "md5")) for job in jobs]
 
 
+class ChunkResult(NamedTuple):
+    """What converting one job gave: an error message or None, and notes on a converted clip."""
+
+    source: str
+    error: Optional[str]
+    frames: int  # source frames converted (0 on failure)
+    notes: Tuple[str, ...] = ()  # data problems kept as captured (motion.capture_glitches)
+
+
 def convert_chunk(
     jobs: Sequence[ConversionJob], params: ConversionParams, prefetched: Optional[Prefetched] = None
-) -> List[Tuple[str, Optional[str], int]]:
+) -> List[ChunkResult]:
     """Convert and write a chunk of jobs in one batched pass.
 
-    Returns per job ``(source, error message or None, source frames)``. Bad inputs are reported,
-    never raised, so one file cannot stop a batch.
+    Returns one :class:`ChunkResult` per job. Bad inputs are reported, never raised, so one file
+    cannot stop a batch.
     """
     own_io = None
     if prefetched is None:
@@ -212,30 +226,35 @@ def _failure_message(job: ConversionJob, error: Exception) -> str:
 
 def _convert_prefetched(
     jobs: Sequence[ConversionJob], params: ConversionParams, prefetched: Prefetched
-) -> List[Tuple[str, Optional[str], int]]:
-    results: Dict[str, Tuple[str, Optional[str], int]] = {}
+) -> List[ChunkResult]:
+    results: Dict[str, ChunkResult] = {}
     prepared = []
     for job, (read, md5) in zip(jobs, prefetched):
         try:
             clip, (poses, trans, fps, step) = read.result()
             prepared.append((job, clip, poses, trans, fps, step, md5))
         except Exception as error:  # the per-file guard: one bad file is one failed row
-            results[job.source] = (job.source, _failure_message(job, error), 0)
+            results[job.source] = ChunkResult(job.source, _failure_message(job, error), 0)
     for group in _convert_groups(prepared, params, results):
         for (job, clip, _poses, _trans, _fps, step, md5), motion in group:
             try:
-                motion["mimicflow"] = _metadata(clip, job, params, step, md5.result())
+                metadata = _metadata(clip, job, params, step, md5.result())
+                jumps = root_jumps(clip.trans, clip.fps if job.fps is None else job.fps)
+                if jumps:  # only then: clips without glitches keep the bytes converter 2 always wrote
+                    metadata["capture_glitches"] = [[j.frame, round(j.step, 4), round(j.local, 4)] for j in jumps]
+                motion["mimicflow"] = metadata
                 save_motion(motion, job.output, SMPL_SIZES)
-                results[job.source] = (job.source, None, clip.num_frames)
+                notes = tuple(jump.describe() for jump in jumps)  # listed in the report's summary
+                results[job.source] = ChunkResult(job.source, None, clip.num_frames, notes)
             except OutputWriteError:
                 raise  # the disk is full (or read-only...): the next file would fail the same way
             except Exception as error:  # e.g. non-finite states from extreme source poses
-                results[job.source] = (job.source, _failure_message(job, error), 0)
+                results[job.source] = ChunkResult(job.source, _failure_message(job, error), 0)
     return [results[job.source] for job in jobs]
 
 
 def _convert_groups(
-    prepared: List[Any], params: ConversionParams, results: Dict[str, Tuple[str, Optional[str], int]]
+    prepared: List[Any], params: ConversionParams, results: Dict[str, ChunkResult]
 ) -> List[List[Tuple[Any, Dict[str, Any]]]]:
     """The chunk's motions in one batched pass; should that fail, each file alone, so that only
     the file that breaks the maths fails (recorded in ``results``)."""
@@ -254,7 +273,7 @@ def _convert_groups(
         try:
             groups.append([(item, convert_body_pose_batch([item[2]], [item[3]], [item[4]], params)[0])])
         except Exception as error:
-            results[job.source] = (job.source, _failure_message(job, error), 0)
+            results[job.source] = ChunkResult(job.source, _failure_message(job, error), 0)
     return groups
 
 
@@ -400,20 +419,21 @@ def _outputs_out_of_date(
     return metadata.get("converter_version") != CONVERTER_VERSION or metadata.get("conversion") != params.as_dict()
 
 
-def _chunk_outcome(future: Future[List[Tuple[str, Optional[str], int]]], chunk: Sequence[ConversionJob]) -> Any:
+def _chunk_outcome(future: Future[List[ChunkResult]], chunk: Sequence[ConversionJob]) -> Any:
     """A worker's results; a worker that died (killed, out of memory) fails its chunk's files."""
     try:
         return future.result()
     except BrokenProcessPool as error:
         reason = f"the worker process converting it died ({error or 'killed or out of memory'}); rerun to retry"
-        return [(job.source, f"{job.source}: {reason}", 0) for job in chunk]
+        return [ChunkResult(job.source, f"{job.source}: {reason}", 0) for job in chunk]
 
 
-def _record(report: ConversionReport, outcome: List[Tuple[str, Optional[str], int]], bar: Any) -> None:
-    for source, error, frames in outcome:
+def _record(report: ConversionReport, outcome: List[ChunkResult], bar: Any) -> None:
+    for source, error, frames, notes in outcome:
         if error is None:
             report.converted.append(source)
             report.source_frames += frames
+            report.notes += [(source, note) for note in notes]
         else:
             report.failures.append((source, error))
     bar.update(len(outcome))

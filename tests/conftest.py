@@ -73,6 +73,24 @@ def amass_dir(fixtures_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def accad_dir(fixtures_dir: Path) -> Path:
+    """The real 37-clip ACCAD corpus: ``train/`` (27 clips) and ``heldout/`` (10)."""
+    return _require_dir(fixtures_dir / "amass_accad", "ACCAD corpus fixtures")
+
+
+@pytest.fixture(scope="session")
+def accad_motions(accad_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus converted once (``heldout`` as the test split), as ``mimic amass convert
+    CORPUS OUT --split heldout=test`` does; the folder with train.yaml and test.yaml."""
+    from motion.batch_convert import convert_amass_tree
+
+    out = tmp_path_factory.mktemp("accad_motions")
+    report = convert_amass_tree(accad_dir, out, split_of={"heldout": "test"}, workers=2, progress=False)
+    assert report.ok, report.summary()
+    return out
+
+
+@pytest.fixture(scope="session")
 def protomotions_dir(fixtures_dir: Path) -> Path:
     """Reference outputs produced by ProtoMotions, to compare ours against."""
     return _require_dir(fixtures_dir / "protomotions", "ProtoMotions reference fixtures")

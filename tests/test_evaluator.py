@@ -54,6 +54,13 @@ def test_full_eval_cli_writes_every_file_and_judges_the_oracle(eval_lib, tmp_pat
     assert "Eval/success_rate" in printed and "e_pa_mpjpe" in printed
     assert "full-eval: 4/4 motions in " in captured.err and " motions/s)" in captured.err  # not a TTY: a line
     assert "PHC all (4 motions, " in printed and "PHC successful (1 motions, " in printed
+    # One line per motion: the oracle tracks the standing clip to its end and loses the real ones.
+    table = printed[printed.index("frames survived") :].splitlines()[1:5]
+    standing = next(line for line in table if "standing" in line)
+    assert standing.split()[1] == "yes" and standing.split()[2].split("/")[0] == standing.split()[2].split("/")[1]
+    walk = next(line for line in table if "walk" in line)
+    survived, played = (int(x) for x in walk.split()[2].split("/"))
+    assert walk.split()[1] == "no" and 0 < survived < played
 
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "per_motion.parquet", "failed_motions.txt", "predicted_motionlib.pt", "plots"} <= names
@@ -149,3 +156,25 @@ def test_zero_agent_and_frame_cap(eval_lib):
     # Zero PD targets stand the humanoid in the T-pose-like zero configuration: far from sitting.
     assert not result.rows[seated]["success"]
     assert 0.0 <= result.success_rate <= 1.0 and result.summary["num_motions"] == 4
+
+
+def test_envs_a_batch_leaves_over_are_parked_and_change_nothing(eval_lib):
+    """4 motions in a 12-env training env: the 8 spare worlds are not simulated (parked at their
+    reset pose), and every per-motion number equals a 4-env evaluation's to the bit."""
+    rows = {}
+    for num_envs in (4, 12):
+        env = _env(eval_lib, num_envs)
+        try:
+            oracle = BaselineAgent("oracle", env)
+            result = evaluate(env, oracle.act, max_frames=30, keep_predicted=False)
+            rows[num_envs] = result.rows
+            if num_envs == 12:
+                spare = env.sim.body_state().pos[4:, 0]
+                start = env.reference_state(torch.zeros(12))  # parked on motion 0, frame 0
+                raised = start.rigid_body_pos[4:, 0] + torch.tensor([0.0, 0.0, env.env_config.ref_respawn_offset])
+                assert torch.allclose(spare, raised, atol=1e-5)  # still where the reset put them
+                env.step(torch.zeros(12, env.num_actions))  # unparked after the evaluation
+                assert not torch.allclose(env.sim.body_state().pos[4:, 0], raised, atol=1e-5)
+        finally:
+            env.sim.close()
+    assert rows[4] == rows[12]

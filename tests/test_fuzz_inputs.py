@@ -147,7 +147,7 @@ def _convert_and_check(path: Path, folder: Path) -> None:
         clip = None
     output = folder / "out" / "clip.motion"
     job = ConversionJob(source=str(path), output=str(output), relative_source=path.name, subset="FUZZ")
-    [(source, message, frames)] = convert_chunk([job], ConversionParams())
+    [(source, message, frames, _notes)] = convert_chunk([job], ConversionParams())
     assert source == str(path)
     if message is not None:
         assert str(path) in message and "field '" in message, message

@@ -91,7 +91,9 @@ def test_training_evaluates_updates_weights_and_resumes_them(repo_root, syntheti
     num_motions = checkpoint["motion_weights"].numel()
     expected = _expected_weights(torch.ones(num_motions), eval_dirs)
     assert torch.allclose(checkpoint["motion_weights"], expected)
-    print("weights after 2 evaluations", expected.tolist())
+    # Each evaluation's summary.json records the weights its update left (prioritised sampling's trace).
+    recorded = json.loads((eval_dirs[-1] / "summary.json").read_text())["motion_weights"]
+    assert recorded == pytest.approx(expected.tolist(), abs=1e-5)
     best = max(float(row["Eval/success_rate"]) for row in rows)
     assert checkpoint["counters"]["best_evaluated_score"] == pytest.approx(best)
 

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
 #: Keys a resumed run takes from the command line only when given there: where the robot model
-#: file lives is a fact of this machine (a run resumed elsewhere names it again).
-RESUME_KEEPS_WHEN_GIVEN = ("robot_xml",)
+#: file lives and how many CPU threads to use are facts of this machine (a run resumed elsewhere
+#: names them again; a busy machine runs far faster on one thread than on two that fight).
+RESUME_KEEPS_WHEN_GIVEN = ("robot_xml", "num_threads")
 
 
 @dataclass
@@ -188,12 +189,20 @@ class _EpochLoop:
         self.epoch_env_steps = 0  # env steps when the last finished epoch ended
 
     def run(self) -> int:
+        from motion.errors import CheckpointError
         from training.checkpoint import load_checkpoint
+        from training.checkpoint_compact import is_inference_only
         from training.ppo import distributed
         from training.rank_state import restore_rank_state
 
         if self.start.kind is not StartKind.FRESH:
             payload = load_checkpoint(self.start.checkpoint)
+            if self.start.kind is StartKind.RESUME and is_inference_only(payload):
+                raise CheckpointError(
+                    self.start.checkpoint, "model.agent", "a checkpoint with optimiser states to resume from",
+                    "an inference-only checkpoint (mimic checkpoint compact --inference-only); warm-start from it "
+                    "with --checkpoint in a new run instead",
+                )  # fmt: skip
             self.agent.load_state_dict(payload["model"]["agent"])
             if self.start.kind is StartKind.RESUME:
                 states = payload["rank_states"]

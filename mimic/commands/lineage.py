@@ -30,6 +30,11 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         "same AMASS files with the same conversion parameters; the old values stay in the record",
     )  # fmt: skip
     parser.add_argument("--reason", default="", help="why, with --amend-motion-lib (stored in the record)")
+    parser.add_argument(
+        "--held-out", nargs="+", default=None, metavar="PATH",
+        help="held-out clips (folders of .npz, a MotionLib .pt, files): fail unless none of them is among the "
+        "AMASS sources the checkpoint was trained on (compared by md5)",
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -58,8 +63,26 @@ def run(args: argparse.Namespace) -> int:
         except UnicodeEncodeError:  # a terminal without ✓ ✗ │ ├
             text = render_tree(report, ascii_only=True).encode(encoding, "replace").decode(encoding)
         print(text)
+    if args.held_out and not _held_out_clean(args.checkpoint, args.held_out):
+        return 1
     if args.strict and not report.ok:
         names = ", ".join(f"{check.item} ({check.status})" for check in report.failures)
         print(f"mimic lineage: {len(report.failures)} problem(s): {names}", file=sys.stderr)
         return 1
     return 0
+
+
+def _held_out_clean(checkpoint: str, paths: list) -> bool:
+    """Print whether the checkpoint's training sources include a held-out clip; True when none."""
+    from training.checkpoint import load_checkpoint
+    from training.lineage_heldout import held_out_md5s, trained_on_held_out
+
+    held_out = held_out_md5s(paths)
+    lineage = load_checkpoint(checkpoint).get("lineage") or {}
+    trained = len((lineage.get("motion_lib") or {}).get("source_md5") or [])
+    overlap = trained_on_held_out(lineage, held_out)
+    if overlap:
+        print(f"mimic lineage: {len(overlap)} held-out clip(s) were trained on: {'; '.join(overlap)}", file=sys.stderr)
+        return False
+    print(f"held out: none of the {len(held_out)} held-out clips is among the {trained} clips trained on (md5s)")
+    return True

@@ -40,6 +40,14 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
         help="frames to render (default: the selected motion once)")  # fmt: skip
     add("--width", type=int, default=640, help="video width in pixels (even)")
     add("--height", type=int, default=480, help="video height in pixels (even)")
+    add("--grid", nargs="+", type=int, default=None, metavar="K",
+        help="a grid video of these motion indices instead: give the reference MotionLib and the predicted one "
+        "a full-eval wrote (--motion-files REF.pt PRED.pt); each tile shows one clip's reference beside its "
+        "simulation (needs --output)")  # fmt: skip
+    add("--columns", type=int, default=3, help="tiles per row of a --grid video")
+    add("--eval-dir", default=None,
+        help="with --grid: the full-eval folder whose per_motion.parquet labels each tile "
+        "(tracked, E_g-mpjpe)")  # fmt: skip
     add("--json", action="store_true", help="print the result as one JSON line (for scripts) instead of a sentence")
     parser.set_defaults(handler=run)
 
@@ -62,9 +70,13 @@ def run(args: argparse.Namespace) -> int:
         problem = f"--width and --height must be even and ≥ 2 (H.264 yuv420p), got {args.width}x{args.height}"
     elif args.window_sec is not None and not args.window_sec > 0:
         problem = f"--window-sec must be positive, got {args.window_sec}"
+    elif args.grid is not None and (args.output is None or len(args.motion_files) != 2 or args.columns < 1):
+        problem = "--grid needs --output V.mp4, --columns ≥ 1 and two --motion-files: reference.pt predicted.pt"
     if problem:
         print(f"mimic visualize: error: {problem}", file=sys.stderr)
         return 2
+    if args.grid is not None:
+        return _grid(args)
     options = {
         "threshold": DEFAULT_JERK_THRESHOLD if args.smoothness_threshold is None else args.smoothness_threshold,
         "window_s": DEFAULT_WINDOW_S if args.window_sec is None else args.window_sec,
@@ -136,3 +148,31 @@ def _g1_xml_from(robot_xml: Optional[str]) -> Iterator[None]:
             os.environ.pop(G1_XML_ENV, None)
         else:
             os.environ[G1_XML_ENV] = previous
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from evaluation.grid_video import render_grid
+    from evaluation.rendering import configure_gl_backend
+
+    configure_gl_backend()
+    labels = _grid_labels(args.eval_dir, args.grid) if args.eval_dir else None
+    result = render_grid(args.motion_files[0], args.motion_files[1], args.grid, args.output, labels=labels,
+                         columns=args.columns)  # fmt: skip
+    print(f"wrote {result['output']}: {len(args.grid)} clips, {result['width']}x{result['height']}, "
+          f"{result['frames']} frames")  # fmt: skip
+    return 0
+
+
+def _grid_labels(eval_dir: str, indices: list) -> list:
+    """One label per grid tile from a full-eval's per_motion.parquet: clip, tracked, E_g-mpjpe."""
+    from pathlib import Path
+
+    from evaluation.eval_outputs import read_per_motion_table
+
+    rows = {int(row["motion_id"]): row for row in read_per_motion_table(Path(eval_dir) / "per_motion.parquet")}
+    labels = []
+    for index in indices:
+        row = rows[int(index)]
+        verdict = "tracked" if row["success"] else f"lost at frame {row['failure_frame']}"
+        labels.append(f"{Path(str(row['file'])).stem[-40:]}: {verdict}, {float(row['e_g_mpjpe']):.0f} mm")
+    return labels

@@ -74,9 +74,7 @@ class FailureStarts:
         return True
 
 
-def finite_difference_root_velocity(
-    motion_lib: MotionLib, motion_ids: Tensor, times: Tensor
-) -> Tuple[Tensor, Tensor]:
+def finite_difference_root_velocity(motion_lib: MotionLib, motion_ids: Tensor, times: Tensor) -> Tuple[Tensor, Tensor]:
     """Root linear (K, 3) m/s and angular (K, 3) rad/s velocity of the reference at ``times``
     (K,) s: the one-frame difference [t, t + 1/fps] (the last frame's [t − 1/fps, t])."""
     lengths = motion_lib.motion_lengths[motion_ids]

@@ -451,16 +451,20 @@ class PPOAgent:
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Restore :meth:`state_dict`. A fixed (non-learnable) log-std keeps the configured value,
-        so ``agent.actor_logstd`` overrides what a checkpoint saved (as in ProtoMotions)."""
+        so ``agent.actor_logstd`` overrides what a checkpoint saved (as in ProtoMotions). A state
+        without a critic (an inference-only checkpoint) restores the actor and counters only."""
         self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
         if not self.config.learnable_std:
             self.actor.logstd.fill_(self.config.actor_logstd)
+        self.epoch = int(state["epoch"])
+        if "critic" not in state:  # an inference-only checkpoint (training.checkpoint_compact): the actor alone
+            self.env_steps = int(state["env_steps"])
+            return
+        self.critic.load_state_dict(state["critic"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.reward_normalizer.load_state_dict(state["reward_normalizer"])
         self.advantage_normalizer.load_state_dict(state["advantage_normalizer"])
-        self.epoch = int(state["epoch"])
         self.env_steps = int(state["env_steps"])
         self.bad_grad_count = int(state["bad_grad_count"])
         self.apply_logstd_schedule()  # the schedule's value at the loaded env steps

@@ -130,6 +130,11 @@ class Simulator(abc.ABC):
         """Restore :meth:`get_state`; body and DoF states reflect it immediately."""
         raise ValueError(f"the {type(self).__name__} backend cannot restore a saved physics state")
 
+    def park_envs(self, parked: Optional[Tensor]) -> None:  # noqa: B027 - optional hook
+        """Worlds ``parked`` (N,) bool may be left unstepped by :meth:`step` until called again with
+        ``None``; their states are then stale and must be ignored (the evaluator parks the envs a
+        batch leaves over). A hint: backends that step every world in one kernel ignore it."""
+
     def diverged_envs(self) -> Tensor:
         """(N,) bool: worlds whose physics blew up during the last step (the engine reset them).
 
