@@ -49,6 +49,7 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
     with the command line's config flags (typed) and overrides applied; and the
     checkpoint payload (None for baselines)."""
+    from motion.errors import CheckpointError
     from training.checkpoint import checkpoint_config, load_checkpoint
     from training.command_flags import INFERENCE_FLAGS, apply_flag_values
     from training.config import ExperimentConfig
@@ -61,6 +62,13 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
             raise ValueError("--checkpoint is required (or choose a baseline with --agent oracle|zero|random)")
         payload = load_checkpoint(options.checkpoint)
         config = checkpoint_config(payload, ExperimentConfig)
+        robot = options.flags.get("robot_name")
+        if robot is not None and robot != config.robot_name:
+            # ProtoMotions' scripts pass --robot-name; a policy only drives the body it was trained on.
+            raise CheckpointError(
+                options.checkpoint, "config.robot_name", f"the robot given with --robot-name ({robot})",
+                f"{config.robot_name} (the robot this policy was trained for)",
+            )  # fmt: skip
     else:
         config = load_experiment(options.experiment_path)
     config = apply_overrides(apply_flag_values(config, INFERENCE_FLAGS, options.flags), options.overrides)

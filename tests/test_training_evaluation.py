@@ -109,7 +109,17 @@ def test_training_evaluates_updates_weights_and_resumes_them(repo_root, syntheti
     before = set((run / "eval").iterdir())
     command = [sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(run / "last.ckpt"), "--full-eval"]
     command += ["--num-envs", "4", "--num-threads", "1", "--max-frames", "10", "--headless"]
-    inference = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    # ProtoMotions' scripts name the robot: accepted when it is the checkpoint's, one line when not.
+    wrong = subprocess.run([*command, "--robot-name", "g1"], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1, wrong.stderr
+    assert wrong.stderr == (
+        f"mimic inference: error: {run / 'last.ckpt'}: field 'config.robot_name': expected the robot given with "
+        "--robot-name (g1), found smpl (the robot this policy was trained for)\n"
+    )
+    assert set((run / "eval").iterdir()) == before
+    inference = subprocess.run(
+        [*command, "--robot-name", "smpl"], cwd=repo_root, capture_output=True, text=True, timeout=300
+    )
     assert inference.returncode == 0, inference.stderr
     (new_dir,) = set((run / "eval").iterdir()) - before
     summary = json.loads((new_dir / "summary.json").read_text())
