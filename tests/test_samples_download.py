@@ -187,3 +187,40 @@ def test_samples_from_a_local_folder_are_checked_and_copied(
     (tampered / name).unlink()
     with pytest.raises(MotionDataError, match="no such file"):
         copy_sample_clips(tmp_path / "out", tampered)
+
+
+def test_local_copy_comes_before_the_network(
+    served: Tuple[_Server, Path], amass_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, caplog
+) -> None:
+    """``--local-copy F`` (the DVC fetch stage names ../shared/fixtures/amass): each clip F holds
+    with the pinned sha256 is copied, the others are downloaded; offline with a copy, nothing is
+    fetched. Before it, `make repro` downloaded offline and ignored the fixtures the demo used."""
+    server, _ = served
+    local = tmp_path / "local"
+    local.mkdir()
+    for clip in SAMPLE_CLIPS[:2]:
+        shutil.copyfile(amass_dir / clip.local_name, local / clip.local_name)
+    (local / SAMPLE_CLIPS[1].local_name).write_bytes(b"a stale copy")  # other bytes: downloaded instead
+    parser = argparse.ArgumentParser()
+    amass_data.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["samples", str(tmp_path / "amass"), "--base-url", server.base_url, "--local-copy", str(local)]
+    )
+    assert args.handler(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f"  copied  <- {local / SAMPLE_CLIPS[0].local_name}")
+    assert [line.split("  ")[1] for line in lines] == ["copied", "downloaded", "downloaded"]
+    assert sorted(server.requests) == sorted("/" + clip.url_path for clip in SAMPLE_CLIPS[1:])
+    assert f"{local / SAMPLE_CLIPS[1].local_name}: sha256 " in caplog.text and "downloading" in caplog.text
+    for clip in SAMPLE_CLIPS:
+        assert file_digest(tmp_path / "amass" / "samples" / clip.local_name, "sha256") == clip.sha256
+
+    # Offline (no server) with every clip in the copy: nothing is downloaded, all is copied.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        offline = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    fetched = fetch_sample_clips(tmp_path / "offline", base_url=offline, local_copy=amass_dir, **FAST)
+    assert [sample.copied for sample in fetched] == [True] * 3
+    # A local copy folder that does not exist is no error: the clips are downloaded.
+    fetched = fetch_sample_clips(tmp_path / "online", base_url=server.base_url, local_copy=tmp_path / "none", **FAST)
+    assert [(sample.downloaded, sample.copied) for sample in fetched] == [(True, False)] * 3
