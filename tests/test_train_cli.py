@@ -296,3 +296,24 @@ def test_two_ctrl_c_stop_two_ranks_together(repo_root, motion_file, tmp_path):
     assert checkpoint["epoch"] == 1 and len(checkpoint["rank_states"]) == 2
     # part of epoch 2 (ranks stopping at different steps would hang in their next collective)
     assert 2 * 4 * 256 < checkpoint["env_steps"] < 2 * 2 * 4 * 256
+
+
+def test_a_resume_with_nothing_to_train_rewrites_nothing(repo_root, motion_file, tmp_path):
+    """The demo reruns `mimic train --max-epochs 4` on a run at epoch 4: last.ckpt (its bytes, its
+    recorded lineage and time) and the run's files stay exactly as they were."""
+    import hashlib
+
+    first = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2")
+    assert first.returncode == 0, first.stderr
+    run = tmp_path / "run"
+    names = ("last.ckpt", "resolved_config.yaml", "experiment_config.py", "metrics.csv")
+
+    def state():
+        return {name: (hashlib.md5((run / name).read_bytes()).hexdigest(), (run / name).stat().st_mtime_ns)
+                for name in names}  # fmt: skip
+
+    before = state()
+    again = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2")
+    assert again.returncode == 0, again.stderr
+    assert state() == before
+    assert f"{run / 'last.ckpt'} is already at epoch 2 (64 env steps; max_epochs 2): nothing to train" in again.stdout

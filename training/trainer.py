@@ -222,6 +222,10 @@ class _EpochLoop:
                 self.agent.epoch, self.agent.env_steps = 0, 0
         self.first_epoch, self.first_env_steps = self.agent.epoch, self.agent.env_steps  # for the ETA
         self.epoch_env_steps = self.agent.env_steps
+        if self.start.kind is StartKind.RESUME:
+            self.last_saved = (self.agent.epoch, self.agent.env_steps)  # what last.ckpt already holds
+            if self._finished():
+                return self._nothing_to_train()
         if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
             self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
@@ -255,6 +259,23 @@ class _EpochLoop:
             pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
             if self.wandb is not None:
                 self.wandb.finish()
+        return 0
+
+    def _nothing_to_train(self) -> int:
+        """A resume of a run already at its budget: last.ckpt, its lineage and the run's files are
+        left exactly as they are (rewriting them changed the checkpoint's bytes and its recorded
+        time, and a copy of an edited experiment file no longer matched the recorded hash)."""
+        if self.is_main:
+            budget = self.config.agent
+            limit = f"training_max_steps {budget.training_max_steps:,}"
+            if budget.max_epochs and self.agent.epoch >= budget.max_epochs:
+                limit = f"max_epochs {budget.max_epochs}"
+            log.info(
+                f"mimic train: {self.run_dir.last_checkpoint} is already at epoch {self.agent.epoch} "
+                f"({self.agent.env_steps:,} env steps; {limit}): nothing to train, no file rewritten; "
+                "raise --max-epochs or --training-max-steps to train on"
+            )
+            pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
         return 0
 
     def _stop_agreed(self) -> bool:
