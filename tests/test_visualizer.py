@@ -261,3 +261,42 @@ def test_the_viewer_summary_is_a_sentence() -> None:
     assert describe_result(record) == (
         "visualize: 150 frames shown; motion index 1, speed 2.25, jerk threshold 9750; keys 1 1 3 r"
     )
+
+
+def test_more_frames_than_the_motions_hold_end_on_the_last_motion_not_on_frame_0(libs, tmp_path, capsys):
+    """The demo asked for 183 frames of a 125-frame walk and a 59-frame jumps clip; frame times
+    summed one by one dropped clip ends, and its last frame was the walk's frame 0 again. A video
+    now ends on the last motion's last frame, and --all-motions asks for exactly that."""
+    lib = MotionLib.from_file(libs[0])  # 1.98 s, 2.97 s, 1.97 s, 1.97 s at 30 frames/s: 60 + 90 + 60 + 60
+    lengths = [float(length) for length in lib.motion_lengths]
+    per_motion = [int(np.floor(length * 30 + 1e-4)) + 1 for length in lengths]
+    assert per_motion == [60, 90, 60, 60]
+    out = tmp_path / "all.mp4"
+    argv = ["visualize", "--motion-files", str(libs[0]), "--robot", "smpl", "--output", str(out)]
+    argv += ["--max-frames", "300", "--width", "32", "--height", "24", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["frames"] == 270 and report["requested_frames"] == 300
+    assert report["motion_indices"] == [0, 1, 2, 3]
+    assert len(read_video_frames(out)) == 270
+    from mimic.commands.visualize import describe_result
+
+    assert f"wrote {out}: 270 frames (of 300 asked for: every motion shown once, no wrap to the first)" in (
+        describe_result(report)
+    )
+    argv = [*argv[: argv.index("--max-frames")], "--all-motions", "--width", "32", "--height", "24", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (report["frames"], report["requested_frames"], report["motion_indices"]) == (270, 270, [0, 1, 2, 3])
+
+
+def test_a_clips_last_frame_is_shown_whatever_float32_made_of_its_length():
+    """A 124-frame clip at 30 fps is stored as 4.1 s in float32 (4.0999999 s): its last frame, at
+    123/30 s, is still shown; so is the 35th of a 35-frame clip, which frame times summed one
+    by one (34 × 1/30 > 34/30) used to drop."""
+    from evaluation.visualizer import frames_of
+
+    for frames in (124, 35, 58, 2, 1001):
+        stored = float(torch.tensor((frames - 1) / 30.0, dtype=torch.float32))
+        assert frames_of(stored, 1 / 30) == frames, frames
+    assert frames_of(0.0, 1 / 30) == 1

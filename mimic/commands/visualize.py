@@ -37,7 +37,10 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--headless", action="store_true", help="render offscreen into --output instead of opening a window")
     add("--output", default=None, help="video file to write (H.264 .mp4); implies --headless")
     add("--max-frames", "--max_frames", type=int, default=None,
-        help="frames to render (default: the selected motion once)")  # fmt: skip
+        help="frames to render (default: the selected motion once); more than the motions hold end the "
+        "video after every motion was shown once")  # fmt: skip
+    add("--all-motions", "--all_motions", action="store_true",
+        help="video: every motion once, in turn from --motion-index, each to its last frame")  # fmt: skip
     add("--width", type=int, default=640, help="video width in pixels (even)")
     add("--height", type=int, default=480, help="video height in pixels (even)")
     add("--grid", nargs="+", type=int, default=None, metavar="K",
@@ -91,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
         stack.enter_context(_g1_xml_from(args.robot_xml))
         if headless:
             result = render_headless(
-                args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height, **options
-            )
+                args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height,
+                all_motions=args.all_motions, **options,
+            )  # fmt: skip
         else:
             result = run_interactive(args.motion_files, args.robot, args.max_frames, **options)
     except G1ModelNotFoundError as error:  # a usage error of this command (flag, variable or package missing)
@@ -114,8 +118,11 @@ def describe_result(result: Dict[str, Any]) -> str:
     if "output" in result:  # headless
         indices = result["motion_indices"]
         motions = ("motion " if len(indices) == 1 else "motions ") + ", ".join(str(index) for index in indices)
+        fewer = ""
+        if result.get("requested_frames", result["frames"]) > result["frames"]:
+            fewer = f" (of {result['requested_frames']} asked for: every motion shown once, no wrap to the first)"
         return (
-            f"wrote {result['output']}: {result['frames']} frames, {result['width']}x{result['height']} at "
+            f"wrote {result['output']}: {result['frames']} frames{fewer}, {result['width']}x{result['height']} at "
             f"{result['video_fps']:g} fps ({result['frames'] / result['video_fps']:.1f} s; {motions}), "
             f"rendered in {result['seconds']:.1f} s ({result['render_fps']:.1f} frames/s)"
         )
