@@ -14,13 +14,12 @@ def _samples(args: argparse.Namespace) -> int:
         if args.from_dir:
             fetched = copy_sample_clips(args.dir, args.from_dir)
         else:
-            base_url = args.base_url or DEFAULT_BASE_URL
-            fetched = fetch_sample_clips(args.dir, base_url=base_url, local_copy=args.local_copy)
+            fetched = fetch_sample_clips(args.dir, base_url=args.base_url or DEFAULT_BASE_URL)
     except (SampleDownloadError, MotionDataError) as error:
         print(f"mimic: error: {error}", file=sys.stderr)
         return 1
     for sample in fetched:
-        new = "copied" if sample.copied else "downloaded"
+        new = "copied" if args.from_dir else "downloaded"
         state = new if sample.downloaded else "already present (sha256 ok)"
         print(f"{sample.path}  {state}  <- {sample.url}")
     return 0
@@ -39,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "samples",
         help="download the three public AMASS sample clips (sha256-verified) into <dir>/samples/",
         description="Download the AMASS authors' three public sample clips from GitHub into "
-        "<dir>/samples/, verifying each against a pinned sha256; present files are kept, and a --local-copy "
-        "folder holding a clip is used before the network.",
+        "<dir>/samples/, verifying each against a pinned sha256; present files are kept.",
     )
     samples.add_argument("dir", help="AMASS root directory; clips go to <dir>/samples/")
     samples.add_argument(
@@ -52,13 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--from-dir",
         default=None,
         help="copy the clips from this folder instead (e.g. a copy made earlier), each checked against its sha256",
-    )
-    samples.add_argument(
-        "--local-copy",
-        default=None,
-        metavar="DIR",
-        help="take each clip from this folder when it holds it with the pinned sha256, else download it "
-        "(a missing folder is no error: the DVC fetch stage names ../shared/fixtures/amass)",
     )
     samples.set_defaults(handler=_samples)
 
