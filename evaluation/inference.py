@@ -107,8 +107,10 @@ def output_dir_for(options: InferenceOptions, config: Any) -> Path:
 def run_inference(options: InferenceOptions) -> int:
     """The command's body; returns the exit status."""
     from training.envs.factory import make_env
+    from training.run_layout import keep_eval_dirs
 
     config, payload = build_inference_config(options)
+    keep_eval_dirs()  # a bad MIMIC_KEEP_EVAL_DIRS fails now, not after the evaluation
     env, motion_md5 = make_env(config)
     try:
         policy = make_policy(options, env, payload)
@@ -149,6 +151,11 @@ def _full_eval(
         summary["motion_lib_label"] = label
     out_dir = output_dir_for(options, config)
     paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
+    if not options.output_dir:  # a run's eval/<time>/: the newest few and the best are kept
+        from evaluation.eval_outputs import prune_eval_dirs
+        from training.run_layout import keep_eval_dirs
+
+        prune_eval_dirs(out_dir.parent.parent, keep_eval_dirs())
     from training import pipes_reporting
 
     pipes_reporting.report_log(  # no-op unless Dagster launched this process
