@@ -78,12 +78,12 @@ repro: setup
 	$(DVC) repro
 
 # Dagster with local storage: runs, event logs and schedules live in DAGSTER_HOME (a folder of
-# this checkout by default); the nightly evaluation schedule needs the daemon `dagster dev` runs.
+# this checkout by default, its dagster.yaml written once with telemetry and the community dialog
+# off); the nightly evaluation schedule needs the daemon `dagster dev` runs (scripts/ui.sh).
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 UI_PORT ?= 3000
 ui: setup
-	mkdir -p "$(DAGSTER_HOME)"
-	DAGSTER_HOME="$(DAGSTER_HOME)" $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+	DAGSTER_HOME="$(DAGSTER_HOME)" UI_PORT=$(UI_PORT) bash scripts/ui.sh
 
 lint: $(VENV_STAMP)
 	$(BIN)/ruff check .

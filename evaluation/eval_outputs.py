@@ -104,6 +104,46 @@ def latest_eval_dir(run_dir: PathLike) -> Optional[Path]:
     return max(found)[1] if found else None
 
 
+def prune_eval_dirs(run_dir: PathLike, keep: int) -> List[Path]:
+    """Remove complete evaluation folders of ``run_dir`` but the newest ``keep`` and the best one
+    (0: remove nothing); returns the removed folders.
+
+    Best: the highest ``Eval/success_rate`` in its summary.json, then the lowest ``Eval/gt_err``,
+    then the newest. Incomplete folders (no summary.json yet: an evaluation still writing, or one
+    that crashed) and other folders under ``eval/`` are left alone. A folder is renamed to a
+    hidden name before it is deleted, so no reader ever sees a half-deleted evaluation.
+    """
+    import shutil
+
+    parent = Path(run_dir) / EVAL_DIR
+    if keep <= 0 or not parent.is_dir():
+        return []
+    complete = sorted(
+        (order, path)
+        for path in parent.iterdir()
+        for order in [_eval_dir_order(path)]
+        if order is not None and (path / SUMMARY_JSON).is_file() and (path / PER_MOTION_PARQUET).is_file()
+    )
+    if len(complete) <= keep:
+        return []
+    best = max(complete, key=lambda item: (*_eval_score(item[1]), item[0]))[1]
+    removed = [path for _order, path in complete[:-keep] if path != best]
+    for path in removed:
+        hidden = path.with_name(f".{path.name}.removing")
+        path.rename(hidden)
+        shutil.rmtree(hidden)
+    return removed
+
+
+def _eval_score(path: Path) -> Tuple[float, float]:
+    """(success rate, −gt_err) of one evaluation folder: higher is better; unreadable is worst."""
+    try:
+        summary = json.loads((path / SUMMARY_JSON).read_text(encoding="utf-8"))
+        return float(summary["Eval/success_rate"]), -float(summary["Eval/gt_err"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return float("-inf"), float("-inf")
+
+
 # --- rows ---------------------------------------------------------------------------------
 
 

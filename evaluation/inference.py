@@ -49,7 +49,7 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
     """The config to run under (the checkpoint's resolved one, else the experiment file's),
     with the command line's config flags (typed) and overrides applied; and the
     checkpoint payload (None for baselines)."""
-    from motion.errors import ConfigError
+    from motion.errors import CheckpointError, ConfigError
     from training.checkpoint import checkpoint_config, load_checkpoint
     from training.command_flags import INFERENCE_FLAGS, apply_flag_values
     from training.config import ExperimentConfig
@@ -63,6 +63,13 @@ def build_inference_config(options: InferenceOptions) -> Tuple[Any, Optional[Dic
             raise ValueError("--checkpoint is required (or choose a baseline with --agent oracle|zero|random)")
         payload = load_checkpoint(options.checkpoint)
         config = checkpoint_config(payload, ExperimentConfig)
+        robot = options.flags.get("robot_name")
+        if robot is not None and robot != config.robot_name:
+            # ProtoMotions' scripts pass --robot-name; a policy only drives the body it was trained on.
+            raise CheckpointError(
+                options.checkpoint, "config.robot_name", f"the robot given with --robot-name ({robot})",
+                f"{config.robot_name} (the robot this policy was trained for)",
+            )  # fmt: skip
     else:
         config = load_experiment(options.experiment_path)
     config = apply_overrides(apply_flag_values(config, INFERENCE_FLAGS, options.flags), options.overrides)
@@ -109,8 +116,10 @@ def output_dir_for(options: InferenceOptions, config: Any) -> Path:
 def run_inference(options: InferenceOptions) -> int:
     """The command's body; returns the exit status."""
     from training.envs.factory import check_motion_lib_robot, load_motion_lib, make_env
+    from training.run_layout import keep_eval_dirs
 
     config, payload = build_inference_config(options)
+    keep_eval_dirs()  # a bad MIMIC_KEEP_EVAL_DIRS fails now, not after the evaluation
     motion_lib = load_motion_lib(config)
     source = f"the checkpoint {options.checkpoint}" if payload is not None else options.experiment_path
     check_motion_lib_robot(motion_lib, config.robot_name, source)  # before saying anything about it
@@ -163,6 +172,11 @@ def _full_eval(
         summary["motion_lib_label"] = label
     out_dir = output_dir_for(options, config)
     paths = write_eval_outputs(out_dir, result.rows, summary, result.predicted_motion_lib)
+    if not options.output_dir:  # a run's eval/<time>/: the newest few and the best are kept
+        from evaluation.eval_outputs import prune_eval_dirs
+        from training.run_layout import keep_eval_dirs
+
+        prune_eval_dirs(out_dir.parent.parent, keep_eval_dirs())
     from training import pipes_reporting
 
     pipes_reporting.report_log(  # no-op unless Dagster launched this process

@@ -65,7 +65,8 @@ def run_training_evaluation(
 
     summary = summarize_motions(rows) if len(rows) != len(result.rows) else result.summary
     if run_root is not None:
-        from evaluation.eval_outputs import new_eval_dir, write_eval_outputs
+        from evaluation.eval_outputs import new_eval_dir, prune_eval_dirs, write_eval_outputs
+        from training.run_layout import keep_eval_dirs
 
         out_dir = new_eval_dir(run_root)
         # The weights after this evaluation's update, by motion id: prioritised sampling's trace.
@@ -73,6 +74,7 @@ def run_training_evaluation(
         summary = dict(summary, epoch=agent.epoch, env_steps=agent.env_steps, motion_file=lib.source,
                        motion_weights=weights)  # fmt: skip
         write_eval_outputs(out_dir, rows, summary, result.predicted_motion_lib)
+        prune_eval_dirs(run_root, keep_eval_dirs())  # the newest few and the best (README: retention)
     return eval_log_metrics(summary)
 
 

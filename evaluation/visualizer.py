@@ -320,39 +320,55 @@ def render_headless(
     max_frames: Optional[int] = None,
     width: int = 640,
     height: int = 480,
+    all_motions: bool = False,
     **options: Any,
 ) -> Dict[str, Any]:
     """Render the side-by-side playback offscreen into the H.264 mp4 ``output`` at DISPLAY_FPS.
 
-    Without ``max_frames`` the selected motion plays once; with more frames than that, the
-    following motions play in turn. ``options``: threshold, window_s, speed, motion_index.
-    Returns frames written, the render rate achieved (frames/s, encoding included) and the
-    motions shown.
+    Without ``max_frames`` the selected motion plays once (``all_motions``: every motion once,
+    in turn from the selected one); with more frames than that, the
+    following motions play in turn, each once: the video ends on the last frame of the last
+    motion rather than wrapping back to the first (fewer frames than asked for, then).
+    Every motion's first and last frames are shown: frame k is at k·speed/DISPLAY_FPS s exactly
+    (times summed frame by frame drifted past a clip's end and dropped its last frame).
+    ``options``: threshold, window_s, speed, motion_index. Returns frames written (and asked
+    for), the render rate achieved (frames/s, encoding included) and the motions shown.
     """
     from evaluation.rendering import OffscreenRenderer
     from evaluation.video import VideoWriter
 
     visualizer = _build(motion_files, robot, options)
     playback = visualizer.playback
+    step = playback.speed / DISPLAY_FPS  # motion seconds per video frame
     if max_frames is None:
-        max_frames = int(math.floor(playback.duration / (playback.speed / DISPLAY_FPS) + 1e-9)) + 1
+        indices = range(playback.num_motions) if all_motions else [playback.motion_index]
+        max_frames = sum(frames_of(float(playback.durations[index]), step) for index in indices)
     if max_frames < 1:
         raise ValueError(f"max_frames must be ≥ 1, got {max_frames}")
-    shown: List[int] = []
+    shown: List[int] = [playback.motion_index]
+    frame_in_motion = 0
     scene = visualizer.scene
     start = time.perf_counter()
     renderer = OffscreenRenderer(scene.model, width, height, distance=_camera_distance(len(visualizer.tracks)))
     with renderer, VideoWriter(output, DISPLAY_FPS, width, height) as writer:
-        for _ in range(max_frames):
-            if not shown or shown[-1] != playback.motion_index:
-                shown.append(playback.motion_index)
+        while writer.frames_written < max_frames:
             markers, lines = visualizer.update()
             writer.write(renderer.render(scene.data, markers, lines, lookat=scene.centre()))
-            playback.advance(1.0 / DISPLAY_FPS, auto_next=True)
+            frame_in_motion += 1
+            if frame_in_motion < frames_of(playback.duration, step):
+                playback.time = frame_in_motion * step
+                continue
+            next_index = (playback.motion_index + 1) % playback.num_motions
+            if next_index in shown:  # every motion shown once: stop, never wrap to frame 0
+                break
+            playback.next_motion()
+            shown.append(next_index)
+            frame_in_motion = 0
     elapsed = time.perf_counter() - start
     return {
         "output": str(output),
         "frames": writer.frames_written,
+        "requested_frames": max_frames,
         "width": width,
         "height": height,
         "video_fps": DISPLAY_FPS,
@@ -360,6 +376,15 @@ def render_headless(
         "seconds": elapsed,
         "motion_indices": shown,
     }
+
+
+def frames_of(duration: float, step: float) -> int:
+    """Video frames of a motion of ``duration`` s shown every ``step`` s, both ends included.
+
+    MotionLib lengths are float32 ((N − 1)/fps rounded), so a clip's last frame may fall a few
+    1e-7 s past its stored length: times within 1e-6 of it (relative) still show that frame.
+    """
+    return int(math.floor((duration * (1.0 + 1e-6) + 1e-9) / step)) + 1
 
 
 def run_interactive(

@@ -41,8 +41,19 @@ TOP_LEVEL_COMMANDS: Dict[str, str] = {
 }
 
 
+def package_version() -> str:
+    """The installed mimicflow distribution's version ("unknown" when run from an uninstalled checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mimicflow")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mimic", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mimicflow {package_version()}")
     groups = parser.add_subparsers(dest="group", metavar="<command>", required=True)
     for name, (help_text, modules) in COMMAND_GROUPS.items():
         group = groups.add_parser(name, help=help_text, description=help_text)

@@ -78,7 +78,6 @@ if [ "$synthetic" = 1 ]; then
     echo "== 9/11 Dagster: skipped (its samples partition serves only the real sample clips, not fetched here)"
 else
     echo "== 9/11 the same chain as Dagster runs (samples partition -> MotionLibs -> policy -> evaluation) in $DAGSTER_HOME"
-    mkdir -p "$DAGSTER_HOME"
     .venv/bin/python scripts/demo_dagster.py
 fi
 
@@ -102,9 +101,9 @@ else
     "$mimic" lineage --strict "$pretrained/last.ckpt" > "$pretrained_eval/lineage.txt"
     echo "lineage of $pretrained/last.ckpt: every recorded hash matches ($pretrained_eval/lineage.txt)"
     echo "== 11/11 video: reference (left) and simulated humanoid (right), walk then jumps -> $video"
-    # Both motions in turn: 6.1 s of clips at 30 frames/s.
+    # Both motions in turn, each to its last frame: 125 + 59 frames (6.1 s) at 30 frames/s.
     "$mimic" visualize --motion-files "$walk_jump_lib" "$pretrained_eval/predicted_motionlib.pt" --robot smpl \
-        --output "$video" --max-frames 183
+        --output "$video" --all-motions
 fi
 
 # The generalist policy on the real ACCAD corpus (train and held-out clips): its own script.

@@ -47,8 +47,10 @@ def main() -> int:
         return 2
     import dagster as dg
 
+    from pipelines.dagster_home import ensure_dagster_home
     from pipelines.definitions import defs
 
+    ensure_dagster_home(os.environ["DAGSTER_HOME"])  # before the instance: its dagster.yaml quiets Dagster
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # the UI keeps the debug events
     runs = [

@@ -42,7 +42,7 @@ def test_both_spellings_parse_to_the_flags_type(command, flags):
 
 def test_inference_shares_the_simulation_flags_but_not_the_training_ones():
     inference = {flag.dest for flag in INFERENCE_FLAGS}
-    assert {"motion_file", "simulator", "device", "robot_xml", "num_envs", "num_threads"} == inference
+    assert {"robot_name", "motion_file", "simulator", "device", "robot_xml", "num_envs", "num_threads"} == inference
     assert "max_epochs" not in inference and "batch_size" not in inference
     with pytest.raises(SystemExit):
         build_parser().parse_args(["inference", "--max-epochs", "3"])

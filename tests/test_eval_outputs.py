@@ -16,6 +16,7 @@ from evaluation.eval_outputs import (
     PER_MOTION_COLUMNS,
     latest_eval_dir,
     new_eval_dir,
+    prune_eval_dirs,
     read_per_motion_table,
     write_eval_outputs,
 )
@@ -134,6 +135,39 @@ def test_latest_eval_dir_is_the_newest_complete_one(tmp_path: Path) -> None:
     (tmp_path / "eval" / "notes").mkdir()
     assert newest.name == "20240506-070809-10"
     assert latest_eval_dir(tmp_path) == newest
+
+
+def test_retention_keeps_the_newest_evaluations_and_the_best(tmp_path: Path) -> None:
+    """Eight evaluations, the best (5 of 6 tracked) third oldest: keeping 3 leaves the newest 3
+    and the best; the folder being written (no summary.json yet) and other folders stay."""
+    rows = make_rows()
+    rates = [4 / 6, 4 / 6, 5 / 6, 3 / 6, 4 / 6, 4 / 6, 4 / 6, 4 / 6]
+    errors = [0.208, 0.2, 0.19, 0.25, 0.21, 0.205, 0.207, 0.209]
+    folders = []
+    for second, (rate, error) in enumerate(zip(rates, errors)):
+        folder = new_eval_dir(tmp_path, now=datetime(2024, 5, 6, 7, 8, second))
+        write_eval_outputs(folder, rows, dict(make_summary(rows), **{"Eval/success_rate": rate, "Eval/gt_err": error}))
+        folders.append(folder)
+    writing = new_eval_dir(tmp_path, now=datetime(2024, 5, 6, 7, 7, 0))  # oldest name, still being written
+    (tmp_path / "eval" / "notes").mkdir()
+    assert prune_eval_dirs(tmp_path, keep=0) == []  # 0 keeps everything
+    removed = prune_eval_dirs(tmp_path, keep=3)
+    assert removed == [folders[i] for i in (0, 1, 3, 4)]
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == sorted(
+        [writing.name, "notes"] + [folders[i].name for i in (2, 5, 6, 7)]
+    )
+    assert latest_eval_dir(tmp_path) == folders[7]
+    assert prune_eval_dirs(tmp_path, keep=3) == []  # nothing more to remove
+
+
+def test_a_tie_on_success_rate_goes_to_the_lower_error(tmp_path: Path) -> None:
+    rows = make_rows()
+    folders = []
+    for second, error in enumerate([0.3, 0.1, 0.2, 0.25]):
+        folder = new_eval_dir(tmp_path, now=datetime(2024, 5, 6, 7, 8, second))
+        write_eval_outputs(folder, rows, dict(make_summary(rows), **{"Eval/gt_err": error}))
+        folders.append(folder)
+    assert prune_eval_dirs(tmp_path, keep=1) == [folders[0], folders[2]]
 
 
 # --- the files --------------------------------------------------------------------------------

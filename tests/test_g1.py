@@ -160,7 +160,7 @@ def test_visualizer_renders_the_g1(g1_clip, g1_env_var, tmp_path, capsys):
 
     out = tmp_path / "g1.mp4"
     argv = ["visualize", "--motion-files", str(g1_clip), "--robot", "g1", "--headless"]
-    argv += ["--output", str(out), "--max-frames", "10", "--width", "160", "--height", "120"]
+    argv += ["--output", str(out), "--max-frames", "10", "--width", "160", "--height", "120", "--json"]
     assert mimic_main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["frames"] == 10

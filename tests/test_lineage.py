@@ -323,3 +323,21 @@ def test_absolute_paths_of_a_moved_checkout_are_found_relative_to_the_new_one(tm
     assert found == tmp_path / "training" / "exp.py"
     # Outside the old working directory nothing is guessed: the recorded path stays as it was.
     assert locate_recorded("/elsewhere/exp.py", [gone, tmp_path]) == Path("/elsewhere/exp.py")
+
+
+def test_the_clones_copy_wins_over_the_authors_absolute_path_when_both_exist(tmp_path):
+    """The shipped lineage records the author's absolute paths; on a machine where that checkout
+    also exists (the author's own, or a second clone), `mimic lineage` run in a clone checks the
+    clone's files."""
+    from training.lineage_files import locate_recorded
+
+    author, clone = tmp_path / "author", tmp_path / "clone"
+    for checkout in (author, clone):
+        (checkout / "data" / "motionlib").mkdir(parents=True)
+        (checkout / "data" / "motionlib" / "lib.pt").write_text(checkout.name)
+    recorded = str(author / "data" / "motionlib" / "lib.pt")
+    assert locate_recorded(recorded, [clone, author], author) == clone / "data" / "motionlib" / "lib.pt"
+    # Without a copy in the clone, the recorded file is checked where it is.
+    (clone / "data" / "motionlib" / "lib.pt").unlink()
+    assert locate_recorded(recorded, [clone, author], author) == author / "data" / "motionlib" / "lib.pt"
+    assert locate_recorded(recorded, [clone], author) == author / "data" / "motionlib" / "lib.pt"

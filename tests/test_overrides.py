@@ -361,3 +361,67 @@ def test_experiment_file_hash_is_sha256_of_the_bytes(tmp_path: Path) -> None:
     before = experiment_file_hash(path)
     path.write_text(path.read_text() + "\n# a comment changes the file\n")
     assert experiment_file_hash(path) != before
+
+
+# --- experiment files get the checks overrides get -------------------------------------------
+
+
+def _experiment(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "exp.py"
+    path.write_text(
+        "from training.config import EnvConfig, ExperimentConfig, RewardConfig, RewardTerm\n"
+        "from training.ppo.config import PPOConfig\n\n"
+        f"def build_config():\n{body}"
+    )
+    return path
+
+
+def test_experiment_with_a_misspelt_field_names_it_and_the_closest_ones(tmp_path: Path) -> None:
+    path = _experiment(tmp_path, "    return ExperimentConfig(agent=PPOConfig(num_mini_epoch=4))\n")
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    error = caught.value
+    assert (error.path, error.field) == (str(path), "agent.num_mini_epoch")
+    assert "did you mean: agent.num_mini_epochs" in error.expected and error.found == "no such field (line 5)"
+    assert "\n" not in str(error)
+
+
+def test_experiment_with_a_misspelt_field_of_a_shared_class(tmp_path: Path) -> None:
+    body = "    return ExperimentConfig(env=EnvConfig(reward_config=RewardConfig(gt_rew=RewardTerm(weigth=0.5))))\n"
+    with pytest.raises(ConfigError, match=r"field 'RewardTerm\.weigth': .*did you mean: RewardTerm\.weight\?"):
+        load_experiment(_experiment(tmp_path, body))
+
+
+def test_experiment_setting_an_attribute_that_is_no_field(tmp_path: Path) -> None:
+    body = "    config = ExperimentConfig()\n    config.agent.num_mini_epoch = 4\n    return config\n"
+    with pytest.raises(ConfigError, match=r"field 'agent\.num_mini_epoch': .*did you mean: agent\.num_mini_epochs"):
+        load_experiment(_experiment(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    "body, field, expected, found",
+    [
+        ("ExperimentConfig(agent=PPOConfig(actor_lr='2e-5'))", "agent.actor_lr", "float", "'2e-5'"),
+        ("ExperimentConfig(num_envs=8.5)", "num_envs", "int", "8.5"),
+        ("ExperimentConfig(agent=PPOConfig(actor_units=256))", "agent.actor_units", "List[int]", "256"),
+        ("ExperimentConfig(env={'physics_hz': 60.0})", "env", "EnvConfig", "a dict"),
+    ],
+)
+def test_experiment_with_a_value_of_the_wrong_type(tmp_path: Path, body: str, field: str, expected: str, found: str):
+    path = _experiment(tmp_path, f"    return {body}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path)
+    assert (caught.value.path, caught.value.field, caught.value.expected, caught.value.found) == (
+        str(path), field, expected, found
+    )  # fmt: skip
+
+
+def test_experiment_ints_for_float_fields_become_floats(tmp_path: Path) -> None:
+    config = load_experiment(_experiment(tmp_path, "    return ExperimentConfig(agent=PPOConfig(actor_lr=1))\n"))
+    assert config.agent.actor_lr == 1.0 and isinstance(config.agent.actor_lr, float)
+
+
+def test_a_keyword_mistake_in_the_files_own_class_keeps_its_traceback(tmp_path: Path) -> None:
+    body = "    class Own:\n        def __init__(self):\n            pass\n    Own(x=1)\n"
+    with pytest.raises(TypeError, match="unexpected keyword argument 'x'"):
+        load_experiment(_experiment(tmp_path, body))

@@ -119,7 +119,7 @@ def test_ci_run_resolves_relative_fixtures_against_repo_root() -> None:
     assert str(REPO_ROOT / missing / "amass") in result.stderr
 
 
-@pytest.mark.parametrize("script", [".ci/run", "scripts/demo.sh"])
+@pytest.mark.parametrize("script", [".ci/run", "scripts/demo.sh", "scripts/ui.sh"])
 def test_shell_scripts_parse_and_are_strict(script: str) -> None:
     path = REPO_ROOT / script
     assert os.access(path, os.X_OK), f"{script} is not executable"
@@ -323,6 +323,12 @@ def test_mimic_console_script_lists_the_command_groups() -> None:
     assert result.returncode == 0, result.stderr
     for group in CLI_CONTRACT:
         assert re.search(rf"^\s+{group}\s", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_mimic_version_is_the_package_version() -> None:
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    result = run_in_own_group([sys.executable, "-m", "mimic.cli", "--version"])
+    assert (result.returncode, result.stdout) == (0, f"mimicflow {version}\n"), result.stderr
 
 
 def test_cli_subcommands_match_the_readme() -> None:

@@ -30,7 +30,7 @@ from training.metrics_csv import MetricsCSV
 from training.overrides import apply_overrides, config_hash
 from training.rank_state import capture_rng_state, restore_rng_state
 from training.resolved_config import read_resolved_config, write_resolved_config
-from training.run_layout import RunDir, should_save_epoch, should_save_last
+from training.run_layout import RunDir, keep_epoch_checkpoints, keep_eval_dirs, should_save_epoch, should_save_last
 from training.start_mode import StartKind, decide_start, resume_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,32 @@ def test_epoch_checkpoints_sorted_numerically(tmp_path: Path) -> None:
     for name in ("epoch_10000.ckpt", "epoch_2000.ckpt", "epoch_1000.ckpt", "epoch_x.ckpt", "last.ckpt"):
         (tmp_path / name).write_bytes(b"")
     assert [n for n, _ in run.epoch_checkpoints()] == [1000, 2000, 10000]
+
+
+def test_only_the_newest_epoch_checkpoints_are_kept(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    for name in ("epoch_1000.ckpt", "epoch_2000.ckpt", "epoch_10000.ckpt", "epoch_3000.ckpt", "last.ckpt",
+                 "score_based.ckpt"):  # fmt: skip
+        (tmp_path / name).write_bytes(name.encode())
+    assert run.prune_epoch_checkpoints(0) == []  # 0 keeps them all
+    assert run.prune_epoch_checkpoints(2) == [tmp_path / "epoch_1000.ckpt", tmp_path / "epoch_2000.ckpt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch_10000.ckpt", "epoch_3000.ckpt", "last.ckpt", "score_based.ckpt"
+    ]  # fmt: skip
+    assert (tmp_path / "epoch_3000.ckpt").read_bytes() == b"epoch_3000.ckpt"
+
+
+def test_how_many_outputs_are_kept_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIMIC_KEEP_EPOCH_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("MIMIC_KEEP_EVAL_DIRS", raising=False)
+    assert (keep_epoch_checkpoints(), keep_eval_dirs()) == (3, 5)
+    monkeypatch.setenv("MIMIC_KEEP_EPOCH_CHECKPOINTS", "0")
+    monkeypatch.setenv("MIMIC_KEEP_EVAL_DIRS", " 12 ")
+    assert (keep_epoch_checkpoints(), keep_eval_dirs()) == (0, 12)
+    for bad in ("three", "-1", "2.5"):
+        monkeypatch.setenv("MIMIC_KEEP_EVAL_DIRS", bad)
+        with pytest.raises(ValueError, match=f"MIMIC_KEEP_EVAL_DIRS='{bad}': expected a whole number"):
+            keep_eval_dirs()
 
 
 def test_copy_experiment_file(tmp_path: Path) -> None:
@@ -345,6 +371,11 @@ def test_resume_keeps_the_saved_config_and_warns(caplog: pytest.LogCaptureFixtur
     assert config.env.reward_config.contact_match_rew.weight == -0.1
     assert config.agent.max_epochs == 50
     assert len(warnings) == 2 and all(line in caplog.text for line in warnings)
+    # one "resume" per line: it used to read "mimic train: resume: resuming: ignoring ..."
+    assert caplog.messages[0] == (
+        "mimic train: resume: ignoring env.reward_config.contact_match_rew.weight=0.0, "
+        "keeping the saved env.reward_config.contact_match_rew.weight=-0.1"
+    )
     assert "ignoring env.reward_config.contact_match_rew.weight=0.0" in warnings[0]
     assert "ignoring agent.num_mini_epochs=1, keeping the saved agent.num_mini_epochs=4" in warnings[1]
     assert saved.agent.max_epochs == 0  # the saved config object is not modified

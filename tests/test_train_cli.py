@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+MLP = "training/experiments/mimic/mlp.py"
 SMALL = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=8"]
 
 
@@ -193,3 +194,151 @@ def _tensors(tree, prefix=""):
         for index, value in enumerate(tree):
             found.update(_tensors(value, f"{prefix}.{index}"))
     return found
+
+
+@pytest.mark.parametrize(
+    "mistake, line",
+    [
+        ("num_mini_epochs=1,", "field 'agent.num_mini_epoch': expected a known field (did you mean: agent.num_mini_"),
+        ("actor_lr=2e-5,", "field 'agent.actor_lr': expected float, found '2e-5'"),
+    ],
+)
+def test_experiment_file_mistakes_are_one_line(repo_root, motion_file, tmp_path, mistake, line):
+    """The same mistakes --overrides reports in one line, made in an experiment file."""
+    text = (repo_root / "training/experiments/mimic/mlp.py").read_text()
+    wrong = {"num_mini_epochs=1,": "num_mini_epoch=1,", "actor_lr=2e-5,": 'actor_lr="2e-5",'}[mistake]
+    assert text.count(mistake) == 1
+    experiment = tmp_path / "my_mlp.py"
+    experiment.write_text(text.replace(mistake, wrong))
+    command = [sys.executable, "-m", "mimic.cli", "train", "--experiment-path", str(experiment)]
+    command += ["--experiment-name", "x", "--motion-file", str(motion_file), "--results-dir", str(tmp_path)]
+    result = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{experiment}: {line}" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_second_ctrl_c_during_the_save_waits_for_it(repo_root, motion_file, tmp_path):
+    """Two Ctrl-C a moment apart, the second while last.ckpt is being written (ProtoMotions-size
+    networks: a 126 MB checkpoint): the save finishes, the checkpoint is whole, no traceback."""
+    import signal
+    import time
+
+    command = [sys.executable, "-u", "-m", "mimic.cli", "train", "--experiment-path", MLP]
+    command += ["--experiment-name", "twice", "--motion-file", str(motion_file), "--num-envs", "4"]
+    command += ["--batch-size", "64", "--num-threads", "1", "--results-dir", str(tmp_path)]
+    command += ["--overrides", "agent.num_steps=16"]  # mlp.py's 6x1024 actor and 4x1024 critic
+    process = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "twice"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # the first epoch line: training is under way
+        line = process.stdout.readline()
+        if line.startswith("epoch") or not line:
+            break
+    process.send_signal(signal.SIGINT)
+    saving_seen = False
+    started = time.time()
+    while time.time() < started + 60 and process.poll() is None:
+        if list(run.glob(".last.ckpt.*.tmp")):  # atomic_output's temp file: the save is under way
+            saving_seen = True
+            break
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=240)
+    assert saving_seen, "the second SIGINT did not land during the save"
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "inline_container" not in err, err
+    assert "Ctrl-C: interrupted at epoch 1;" in out and "every finished epoch is kept" in out
+    assert "Ctrl-C 2 times: the checkpoint was saved whole first" in out
+    checkpoint = torch.load(run / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1 and len(checkpoint["rank_states"]) == 1
+    assert not list(run.glob("*.tmp"))
+
+
+def test_a_ctrl_c_during_a_rollout_stops_at_the_next_env_step_and_resumes(repo_root, motion_file, tmp_path):
+    """A Ctrl-C while the envs step: training stops after that step (not inside it, while the
+    simulator's threads run), keeps the finished epochs and the episodes in flight, and a rerun
+    resumes from there."""
+    import signal
+    import time
+
+    steps = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=256"]
+    command = [sys.executable, "-u", "-m", "mimic.cli", "train", "--experiment-path", MLP]
+    command += ["--experiment-name", "mid", "--motion-file", str(motion_file), "--num-envs", "4", "--batch-size", "64"]
+    command += ["--num-threads", "1", "--results-dir", str(tmp_path), "--overrides", *steps]
+    process = subprocess.Popen(command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("epoch") or not line:
+            break
+    time.sleep(0.3)  # into epoch 2's 256 steps
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    checkpoint = torch.load(tmp_path / "mid" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1
+    partial = checkpoint["env_steps"] - 4 * 256
+    assert 0 < partial < 4 * 256 and partial % 4 == 0  # whole env steps of epoch 2
+    assert f"the {partial:,} env steps of epoch 2 were not trained on" in out
+    assert checkpoint["rank_states"][0]["rollout"] is not None  # the episodes in flight
+    again = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2", name="mid", overrides=steps)
+    assert again.returncode == 0, again.stderr
+    resumed = torch.load(tmp_path / "mid" / "last.ckpt", weights_only=True)
+    assert resumed["epoch"] == 2 and resumed["env_steps"] == checkpoint["env_steps"] + 4 * 256
+    assert [row["epoch"] for row in _rows(tmp_path / "mid" / "metrics.csv")] == ["1", "2"]
+
+
+def test_two_ctrl_c_stop_two_ranks_together(repo_root, motion_file, tmp_path):
+    """Ctrl-C at a terminal signals every process of the run (the parent and both ranks): the
+    ranks agree on the step to stop at, save one whole checkpoint, and a late second Ctrl-C kills
+    no rank on its way out."""
+    import os
+    import signal
+    import time
+
+    steps = ["agent.actor_units=[64,64]", "agent.critic_units=[64,64]", "agent.num_steps=256"]
+    command = [sys.executable, "-u", "-m", "mimic.cli", "train", "--experiment-path", MLP]
+    command += ["--experiment-name", "r2", "--motion-file", str(motion_file), "--num-envs", "4", "--batch-size", "64"]
+    command += ["--num-threads", "1", "--ngpu", "2", "--results-dir", str(tmp_path), "--overrides", *steps]
+    process = subprocess.Popen(
+        command, cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("epoch") or not line:
+            break
+    for _ in range(2):
+        time.sleep(0.3)
+        os.killpg(process.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert "Ctrl-C: interrupted at epoch 1;" in out
+    checkpoint = torch.load(tmp_path / "r2" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1 and len(checkpoint["rank_states"]) == 2
+    # part of epoch 2 (ranks stopping at different steps would hang in their next collective)
+    assert 2 * 4 * 256 < checkpoint["env_steps"] < 2 * 2 * 4 * 256
+
+
+def test_a_resume_with_nothing_to_train_rewrites_nothing(repo_root, motion_file, tmp_path):
+    """The demo reruns `mimic train --max-epochs 4` on a run at epoch 4: last.ckpt (its bytes, its
+    recorded lineage and time) and the run's files stay exactly as they were."""
+    import hashlib
+
+    first = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2")
+    assert first.returncode == 0, first.stderr
+    run = tmp_path / "run"
+    names = ("last.ckpt", "resolved_config.yaml", "experiment_config.py", "metrics.csv")
+
+    def state():
+        return {name: (hashlib.md5((run / name).read_bytes()).hexdigest(), (run / name).stat().st_mtime_ns)
+                for name in names}  # fmt: skip
+
+    before = state()
+    again = _train(repo_root, tmp_path, motion_file, "--max-epochs", "2")
+    assert again.returncode == 0, again.stderr
+    assert state() == before
+    assert f"{run / 'last.ckpt'} is already at epoch 2 (64 env steps; max_epochs 2): nothing to train" in again.stdout

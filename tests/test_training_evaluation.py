@@ -109,12 +109,52 @@ def test_training_evaluates_updates_weights_and_resumes_them(repo_root, syntheti
     before = set((run / "eval").iterdir())
     command = [sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(run / "last.ckpt"), "--full-eval"]
     command += ["--num-envs", "4", "--num-threads", "1", "--max-frames", "10", "--headless"]
-    inference = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    # ProtoMotions' scripts name the robot: accepted when it is the checkpoint's, one line when not.
+    wrong = subprocess.run([*command, "--robot-name", "g1"], cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1, wrong.stderr
+    assert wrong.stderr == (
+        f"mimic inference: error: {run / 'last.ckpt'}: field 'config.robot_name': expected the robot given with "
+        "--robot-name (g1), found smpl (the robot this policy was trained for)\n"
+    )
+    assert set((run / "eval").iterdir()) == before
+    inference = subprocess.run(
+        [*command, "--robot-name", "smpl"], cwd=repo_root, capture_output=True, text=True, timeout=300
+    )
     assert inference.returncode == 0, inference.stderr
     (new_dir,) = set((run / "eval").iterdir()) - before
     summary = json.loads((new_dir / "summary.json").read_text())
     assert summary["epoch"] == 3 and summary["agent"] == "policy" and summary["num_motions"] == num_motions
     assert "Eval/success_rate" in inference.stdout
+
+
+def test_a_run_keeps_its_newest_evaluations_the_best_and_an_inference_only_best_policy(
+    repo_root, synthetic_motion_lib, tmp_path, monkeypatch
+):
+    """Five evaluations with MIMIC_KEEP_EVAL_DIRS=2: the newest two folders and the best one stay.
+    score_based.ckpt holds the best policy for evaluation, not for resuming: inference-only."""
+    monkeypatch.setenv("MIMIC_KEEP_EVAL_DIRS", "2")
+    done = _train(repo_root, tmp_path, synthetic_motion_lib, 5)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "run"
+    with open(run / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    scores = {int(r["epoch"]): (float(r["Eval/success_rate"]), -float(r["Eval/gt_err"]), int(r["epoch"])) for r in rows}
+    best_epoch = max(scores, key=lambda epoch: scores[epoch])
+    kept = sorted(json.loads((d / "summary.json").read_text())["epoch"] for d in (run / "eval").iterdir())
+    assert kept == sorted({4, 5, best_epoch})
+
+    best = torch.load(run / "score_based.ckpt", weights_only=True)
+    last = torch.load(run / "last.ckpt", weights_only=True)
+    assert best["extra"]["inference_only"] is True and best["rank_states"] == []
+    assert set(best["model"]["agent"]) == {"actor", "epoch", "env_steps", "bad_grad_count", "rng_state"}
+    assert "critic" in last["model"]["agent"] and len(last["rank_states"]) == 1  # last.ckpt: everything
+    assert (run / "score_based.ckpt").stat().st_size < (run / "last.ckpt").stat().st_size / 2
+    command = [sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(run / "score_based.ckpt")]
+    command += ["--full-eval", "--num-envs", "4", "--num-threads", "1", "--max-frames", "5", "--headless"]
+    command += ["--output-dir", str(tmp_path / "best_eval")]
+    evaluated = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads((tmp_path / "best_eval" / "summary.json").read_text())["epoch"] == best["epoch"]
 
 
 def test_inference_runs_continuously_headless(repo_root, synthetic_motion_lib):

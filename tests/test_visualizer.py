@@ -48,6 +48,10 @@ def test_headless_video_shows_both_humanoids_moving(libs, tmp_path, capsys):
     argv = ["visualize", "--motion_files", str(libs[0]), str(libs[1]), "--robot", "smpl", "--simulator", "mujoco"]
     argv += ["--headless", "--output", str(out), "--max-frames", "30", "--width", "160", "--height", "120"]
     assert main(argv) == 0
+    # One sentence for a person, not a JSON record (that is --json's)
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"wrote {out}: 30 frames, 160x120 at 30 fps (1.0 s; motion 0), rendered in "), line
+    assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["frames"] == 30 and report["motion_indices"] == [0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]  # no temporary file left
@@ -246,3 +250,53 @@ def test_gl_backend_choice_without_display():
     too_late = _configure_in_fresh_python({}, code_before="import mujoco")
     assert too_late.returncode != 0
     assert "RenderingBackendError" in too_late.stderr and "MUJOCO_GL=egl" in too_late.stderr
+
+
+def test_the_viewer_summary_is_a_sentence() -> None:
+    """What `mimic visualize` prints when its window closes (the viewer runs in
+    test_visualizer_interactive.py, under Xvfb): the same record run_interactive returns."""
+    from mimic.commands.visualize import describe_result
+
+    record = {"frames": 150, "motion_index": 1, "speed": 2.25, "threshold": 9750.0, "keys": ["1", "1", "3", "r"]}
+    assert describe_result(record) == (
+        "visualize: 150 frames shown; motion index 1, speed 2.25, jerk threshold 9750; keys 1 1 3 r"
+    )
+
+
+def test_more_frames_than_the_motions_hold_end_on_the_last_motion_not_on_frame_0(libs, tmp_path, capsys):
+    """The demo asked for 183 frames of a 125-frame walk and a 59-frame jumps clip; frame times
+    summed one by one dropped clip ends, and its last frame was the walk's frame 0 again. A video
+    now ends on the last motion's last frame, and --all-motions asks for exactly that."""
+    lib = MotionLib.from_file(libs[0])  # 1.98 s, 2.97 s, 1.97 s, 1.97 s at 30 frames/s: 60 + 90 + 60 + 60
+    lengths = [float(length) for length in lib.motion_lengths]
+    per_motion = [int(np.floor(length * 30 + 1e-4)) + 1 for length in lengths]
+    assert per_motion == [60, 90, 60, 60]
+    out = tmp_path / "all.mp4"
+    argv = ["visualize", "--motion-files", str(libs[0]), "--robot", "smpl", "--output", str(out)]
+    argv += ["--max-frames", "300", "--width", "32", "--height", "24", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["frames"] == 270 and report["requested_frames"] == 300
+    assert report["motion_indices"] == [0, 1, 2, 3]
+    assert len(read_video_frames(out)) == 270
+    from mimic.commands.visualize import describe_result
+
+    assert f"wrote {out}: 270 frames (of 300 asked for: every motion shown once, no wrap to the first)" in (
+        describe_result(report)
+    )
+    argv = [*argv[: argv.index("--max-frames")], "--all-motions", "--width", "32", "--height", "24", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (report["frames"], report["requested_frames"], report["motion_indices"]) == (270, 270, [0, 1, 2, 3])
+
+
+def test_a_clips_last_frame_is_shown_whatever_float32_made_of_its_length():
+    """A 124-frame clip at 30 fps is stored as 4.1 s in float32 (4.0999999 s): its last frame, at
+    123/30 s, is still shown; so is the 35th of a 35-frame clip, which frame times summed one
+    by one (34 × 1/30 > 34/30) used to drop."""
+    from evaluation.visualizer import frames_of
+
+    for frames in (124, 35, 58, 2, 1001):
+        stored = float(torch.tensor((frames - 1) / 30.0, dtype=torch.float32))
+        assert frames_of(stored, 1 / 30) == frames, frames
+    assert frames_of(0.0, 1 / 30) == 1

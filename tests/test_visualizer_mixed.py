@@ -91,7 +91,7 @@ def test_headless_side_by_side_video(synthetic_motion_lib: Path, g1_clip: Path, 
     out = tmp_path / "mixed.mp4"
     argv = ["visualize", "--motion-files", str(synthetic_motion_lib), str(g1_clip), "--robot", "smpl", "g1"]
     argv += ["--motion-index", str(SMPL_STANDING), "--headless", "--output", str(out), "--max-frames", "8"]
-    argv += ["--width", "160", "--height", "120"]
+    argv += ["--width", "160", "--height", "120", "--json"]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["frames"] == 8 and report["motion_indices"] == [SMPL_STANDING]

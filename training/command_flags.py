@@ -43,7 +43,13 @@ class ConfigFlag:
 _G1_XML_DEFAULT = "$MIMIC_G1_XML, else the mujoco-menagerie package's"
 
 CONFIG_FLAGS: Tuple[ConfigFlag, ...] = (
-    ConfigFlag("robot_name", "robot_name", str, "robot (default from the experiment: smpl)"),
+    ConfigFlag(
+        "robot_name",
+        "robot_name",
+        str,
+        "robot (default from the experiment: smpl)",
+        "robot: smpl, g1 (default: the checkpoint's; given with a checkpoint, it must be the checkpoint's)",
+    ),
     ConfigFlag(
         "robot_xml",
         "robot_xml",

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 import shutil
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
 from motion.errors import ConfigError
 from motion.io_utils import PathLike, atomic_output, file_digest
 from training.config import ExperimentConfig
+from training.overrides import OverrideError, check_config, unknown_field_error
 
 BUILD_FUNCTION = "build_config"
+
+# Python ≥ 3.10: "PPOConfig.__init__() got an unexpected keyword argument 'x'"; 3.8: "__init__() got ...".
+_UNEXPECTED_KEYWORD = re.compile(r"^(?:(\w+)\.)?__init__\(\) got an unexpected keyword argument '(\w+)'$")
 
 
 def _module_name(path: Path) -> str:
@@ -54,9 +61,10 @@ def import_experiment_module(path: PathLike) -> ModuleType:
 def load_experiment(path: PathLike) -> ExperimentConfig:
     """Import ``path`` and return its ``build_config()``.
 
-    Raises ConfigError for a missing file, a file without a callable ``build_config``, or
-    a ``build_config`` that returns something other than an :class:`ExperimentConfig`.
-    Exceptions raised by the file's own code propagate unchanged.
+    Raises ConfigError for a missing file, a file without a callable ``build_config``, a
+    ``build_config`` that returns something other than an :class:`ExperimentConfig`, a config
+    class given a keyword it has no field for, or any field of the wrong type (the checks
+    ``--overrides`` makes). Other exceptions raised by the file's own code propagate unchanged.
     """
     module = import_experiment_module(path)
     build = getattr(module, BUILD_FUNCTION, None)
@@ -64,10 +72,50 @@ def load_experiment(path: PathLike) -> ExperimentConfig:
         raise ConfigError(path, BUILD_FUNCTION, "a function build_config() -> ExperimentConfig", "not defined")
     if not callable(build):
         raise ConfigError(path, BUILD_FUNCTION, "a function", type(build).__name__)
-    config = build()
+    try:
+        config = build()
+    except TypeError as error:
+        # A misspelt field (PPOConfig(num_mini_epoch=4)) is a config mistake: one line with the
+        # closest fields, as --overrides gives, rather than a traceback.
+        mistake = _unknown_config_keyword(path, error)
+        if mistake is None:
+            raise
+        raise mistake from None
     if not isinstance(config, ExperimentConfig):
         raise ConfigError(path, f"{BUILD_FUNCTION}()", "an ExperimentConfig", f"a {type(config).__name__}")
+    try:
+        # Dataclasses check no types: actor_lr="2e-5" would only fail inside torch's Adam.
+        check_config(config)
+    except OverrideError as error:
+        raise _config_error(path, error, "") from None
     return config
+
+
+def _unknown_config_keyword(path: PathLike, error: TypeError) -> Optional[ConfigError]:
+    """The ConfigError for a config dataclass called with a keyword it has no field for, else None."""
+    match = _UNEXPECTED_KEYWORD.match(str(error))
+    if match is None:
+        return None
+    unknown = unknown_field_error(ExperimentConfig, match.group(1), match.group(2))
+    if unknown is None:  # some other class of the file's own: its own traceback says more
+        return None
+    return _config_error(path, unknown, _line_in(path, error))
+
+
+def _line_in(path: PathLike, error: BaseException) -> str:
+    """The " (line N)" of the experiment file's innermost frame in the error's traceback, or ""."""
+    file = str(Path(path).expanduser().resolve())
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == file]
+    return f" (line {lines[-1]})" if lines else ""
+
+
+def _config_error(path: PathLike, error: OverrideError, where: str) -> ConfigError:
+    key = error.key or "config"
+    if error.expected is not None and error.found is not None:  # a value of the wrong type
+        return ConfigError(path, key, error.expected, f"{error.found}{where}")
+    # An unknown field: the message carries the suggestions ("unknown key 'x'; did you mean: y?").
+    advice = str(error).split("; ", 1)[1] if "; " in str(error) else "a field of the config"
+    return ConfigError(path, key, f"a known field ({advice})", f"no such field{where}")
 
 
 def experiment_file_hash(path: PathLike) -> str:

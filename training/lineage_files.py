@@ -4,8 +4,9 @@ Relative paths in the record resolve against the current directory, then the dir
 ran in (``working_dir``), then the folders above the MotionLib (a moved checkout with the usual
 ``data/`` layout still resolves). The current directory comes first: ``mimic lineage`` run in a
 checkout checks that checkout's files, even where the run's old folder still exists beside it.
-An absolute path inside the old checkout that is gone is looked for at the same place relative
-to the new one.
+An absolute path inside the run's old checkout is looked for at the same place relative to the
+current one first, whether or not the old one still exists (a clone of the shipped policy checks
+its own copies, not the author's).
 """
 
 from __future__ import annotations
@@ -24,21 +25,25 @@ AMASS_ROOT_GUESSES = ("amass", "data/amass")
 def locate_recorded(
     recorded: Optional[str], bases: Iterable[Path], recorded_root: Optional[Path] = None
 ) -> Optional[Path]:
-    """The recorded path if absolute and present, else the first ``base / path`` that exists
-    (else the first guess). ``recorded_root`` is the directory the run recorded it from (its
-    ``working_dir``; default: the first base): an absolute path inside it that is gone (the
-    checkout was moved or cloned elsewhere) is looked for at the same place relative to the bases."""
+    """The first ``base / path`` that exists (else the first guess). ``recorded_root`` is the
+    directory the run recorded from (its ``working_dir``; default: the first base): an absolute
+    path inside it is looked for at the same place relative to the bases, the current checkout
+    first, so a clone checks its own copy even where the author's absolute path also exists on
+    this machine (the recorded path is still found through the base it lies under). An absolute
+    path outside it is taken as recorded."""
     if not recorded:
         return None
     path = Path(recorded)
     bases = [Path(base) for base in bases]
     if path.is_absolute():
-        if path.exists() or not bases:
+        if not bases:
             return path
         try:
             path = path.relative_to(bases[0] if recorded_root is None else recorded_root)
         except ValueError:
             return Path(recorded)
+        if not any((base / path).exists() for base in bases) and Path(recorded).exists():
+            return Path(recorded)  # the recorded root is no base here, yet the file is where it was
     candidates = [base / path for base in bases]
     for candidate in candidates:
         if candidate.exists():

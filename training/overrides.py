@@ -258,6 +258,82 @@ def set_value(config: Any, key: str, value: Any) -> None:
     setattr(holder, name, check_value(copy.deepcopy(value), tp, key))
 
 
+def check_config(config: Any) -> None:
+    """Check every field of a config built by code (an experiment file) as overrides check theirs.
+
+    Normalises in place (an int given for a float field becomes a float). Raises
+    :class:`OverrideError` with ``key``/``expected``/``found`` for a value of the wrong type, a
+    section holding something other than its dataclass, or an attribute set on a config object
+    that is not one of its fields (``config.agent.num_mini_epoch = 4``: a dataclass accepts it
+    silently and training would never read it), listing the closest valid keys.
+    """
+    _check_node(config, "", type(config))
+
+
+def _check_node(node: Any, prefix: str, root_cls: type) -> None:
+    types = _field_types(type(node))
+    for name in vars(node):
+        if name not in types:
+            raise _unknown_key(root_cls, f"{prefix}{name}")
+    for name, tp in types.items():
+        key = f"{prefix}{name}"
+        value = getattr(node, name)
+        if _is_dataclass_type(tp):
+            if not isinstance(value, tp):
+                expected, found = tp.__name__, f"a {type(value).__name__}"
+                raise OverrideError(f"bad value for '{key}': expected {expected}, found {found}", key, expected, found)
+            _check_node(value, key + ".", root_cls)
+        else:
+            setattr(node, name, check_value(value, tp, key))
+
+
+def unknown_field_error(config_cls: type, class_name: Optional[str], field_name: str) -> Optional[OverrideError]:
+    """The error for ``SomeConfig(field_name=...)`` with no such field, worded as for an override key.
+
+    ``class_name`` (Python ≥ 3.10 names the class in the TypeError; None before) picks the
+    sections holding that dataclass: a class used in one place gets its dotted path
+    (``agent.num_mini_epoch``, suggestions as for overrides), one used in several (``RewardTerm``)
+    gets ``RewardTerm.<name>``. None when no section of ``config_cls`` has that class (the
+    keyword went to some other callable: not a config mistake).
+    """
+    prefixes = _section_prefixes(config_cls, class_name)
+    if not prefixes:
+        return None
+    if len(prefixes) == 1:
+        return _unknown_key(config_cls, prefixes[0] + field_name)
+    if class_name is None:  # any section: suggest full paths whose last part is close
+        paths = leaf_paths(config_cls)
+        by_name: Dict[str, List[str]] = {}
+        for path in paths:
+            by_name.setdefault(path.rsplit(".", 1)[-1], []).append(path)
+        close = difflib.get_close_matches(field_name, list(by_name), n=3, cutoff=0.6)
+        shown = [path for name in close for path in by_name[name]][:5]
+        key = field_name
+    else:
+        names = list(_field_types(_section_class(config_cls, prefixes[0])))
+        shown = [f"{class_name}.{name}" for name in difflib.get_close_matches(field_name, names, n=5, cutoff=0.6)]
+        key = f"{class_name}.{field_name}"
+    if shown:
+        return OverrideError(f"unknown key '{key}'; did you mean: {', '.join(shown)}?", key)
+    return OverrideError(f"unknown key '{key}'", key)
+
+
+def _section_prefixes(cls: type, class_name: Optional[str], prefix: str = "") -> List[str]:
+    """Dotted prefixes ("" for the root, "agent.", ...) of every section whose class is named
+    ``class_name`` (every section when it is None)."""
+    found = [prefix] if class_name is None or cls.__name__ == class_name else []
+    for name, tp in _field_types(cls).items():
+        if _is_dataclass_type(tp):
+            found.extend(_section_prefixes(tp, class_name, f"{prefix}{name}."))
+    return found
+
+
+def _section_class(cls: type, prefix: str) -> type:
+    for name in prefix.split(".")[:-1]:
+        cls = _field_types(cls)[name]
+    return cls
+
+
 # --- dict round trip, diff, hash ----------------------------------------------------------
 
 

@@ -3,13 +3,16 @@
 Layout (ProtoMotions' names):
 
 - ``last.ckpt`` — every :data:`SAVE_LAST_EVERY` epochs and at exit; a rerun of the same
-  command resumes from it.
-- ``epoch_<N>.ckpt`` — every :data:`SAVE_EPOCH_EVERY` epochs, kept.
-- ``score_based.ckpt`` — whenever the evaluation score reaches its best.
+  command resumes from it (everything for an exact resume).
+- ``epoch_<N>.ckpt`` — every :data:`SAVE_EPOCH_EVERY` epochs, full (a point to go back to); the
+  newest :func:`keep_epoch_checkpoints` are kept, older ones removed when a new one is written.
+- ``score_based.ckpt`` — whenever the evaluation score reaches its best; inference-only (the
+  actor and its normaliser: what evaluation, shipping and warm starts use).
 - ``resolved_config.yaml`` — the full config after experiment file and overrides.
 - ``metrics.csv`` — one row per epoch, every scalar (:class:`training.metrics_csv.MetricsCSV`).
 - ``experiment_config.py`` — a copy of the experiment file.
-- ``eval/<YYYYmmdd-HHMMSS>/`` — one folder per evaluation (:mod:`evaluation.eval_outputs`).
+- ``eval/<YYYYmmdd-HHMMSS>/`` — one folder per evaluation (:mod:`evaluation.eval_outputs`); the
+  newest :func:`keep_eval_dirs` complete ones and the best one are kept.
 - ``plots/`` — the training curves ``mimic report`` draws.
 
 Only names and paths live here, without torch, so the Dagster side, the lineage check and the
@@ -18,6 +21,7 @@ report read a run folder under the same names the trainer writes it with.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Tuple
 
@@ -34,7 +38,38 @@ EVAL_DIR = "eval"
 PLOTS_DIR = "plots"
 
 SAVE_LAST_EVERY = 10  # epochs between last.ckpt writes
-SAVE_EPOCH_EVERY = 1000  # epochs between kept epoch_<N>.ckpt files
+SAVE_EPOCH_EVERY = 1000  # epochs between epoch_<N>.ckpt files
+
+# Retention: outputs piled up (three eval folders per demo run, a 126 MB checkpoint every 1000
+# epochs). The environment variables change the numbers; 0 keeps everything.
+KEEP_EPOCH_CHECKPOINTS_ENV = "MIMIC_KEEP_EPOCH_CHECKPOINTS"
+KEEP_EPOCH_CHECKPOINTS = 3  # newest epoch_<N>.ckpt files kept (besides last.ckpt and score_based.ckpt)
+KEEP_EVAL_DIRS_ENV = "MIMIC_KEEP_EVAL_DIRS"
+KEEP_EVAL_DIRS = 5  # newest complete eval/<time>/ folders kept, plus the best one
+
+
+def _kept(variable: str, default: int) -> int:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{variable}={text!r}: expected a whole number of outputs to keep (0: all)") from None
+    if value < 0:
+        raise ValueError(f"{variable}={text!r}: expected a whole number ≥ 0 of outputs to keep (0: all)")
+    return value
+
+
+def keep_epoch_checkpoints() -> int:
+    """How many of the newest ``epoch_<N>.ckpt`` files a run keeps (0: all); ``$MIMIC_KEEP_EPOCH_CHECKPOINTS``."""
+    return _kept(KEEP_EPOCH_CHECKPOINTS_ENV, KEEP_EPOCH_CHECKPOINTS)
+
+
+def keep_eval_dirs() -> int:
+    """How many of the newest complete ``eval/<time>/`` folders a run keeps besides the best
+    (0: all); ``$MIMIC_KEEP_EVAL_DIRS``."""
+    return _kept(KEEP_EVAL_DIRS_ENV, KEEP_EVAL_DIRS)
 
 
 def epoch_checkpoint_name(epoch: int) -> str:
@@ -93,6 +128,17 @@ class RunDir:
             if number.isdigit():
                 found.append((int(number), path))
         return sorted(found)
+
+    def prune_epoch_checkpoints(self, keep: int) -> List[Path]:
+        """Remove all but the newest ``keep`` ``epoch_<N>.ckpt`` files (none when ``keep`` is 0);
+        returns the removed paths."""
+        found = self.epoch_checkpoints()
+        if keep <= 0 or len(found) <= keep:
+            return []
+        removed = [path for _epoch, path in found[:-keep]]
+        for path in removed:
+            path.unlink()
+        return removed
 
 
 def should_save_last(epoch: int, every: int = SAVE_LAST_EVERY) -> bool:

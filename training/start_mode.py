@@ -64,7 +64,7 @@ def resume_config(saved: Any, requested: Any, keep_from_request: Sequence[str] =
         if key in keep:
             set_value(config, key, new)
         else:
-            warnings.append(f"resuming: ignoring {key}={new!r}, keeping the saved {key}={old!r}")
+            warnings.append(f"ignoring {key}={new!r}, keeping the saved {key}={old!r}")
     for line in warnings:
         log.warning(f"mimic train: resume: {line}")
     return config, warnings

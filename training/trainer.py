@@ -26,6 +26,7 @@ from training.config import ExperimentConfig
 from training.periodic_evaluation import PeriodicEvaluation, evaluation_due
 from training.run_layout import RunDir
 from training.start_mode import StartKind, StartMode
+from training.stop_requests import StopRequests
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,13 @@ def train(options: TrainOptions) -> int:
     from motion.errors import ConfigError
     from training.config_checks import check_config_counts
     from training.resolved_config import read_resolved_config
+    from training.run_layout import keep_epoch_checkpoints, keep_eval_dirs
     from training.start_mode import decide_start, resume_config
 
     if options.nodes < 1:
         raise ConfigError("command line", "--nodes", "a positive number of nodes", repr(options.nodes))
     requested = build_config(options)
+    keep_epoch_checkpoints(), keep_eval_dirs()  # a bad MIMIC_KEEP_* value fails now, not at epoch 1000
     run = RunDir.for_experiment(options.results_dir, options.experiment_name)
     start = decide_start(run, options.checkpoint)
     config = requested
@@ -122,12 +125,14 @@ def train(options: TrainOptions) -> int:
         return run_rank(0, 1, "", options, config, start)
     # A rendezvous file rather than a probed TCP port: no race for the port between probing and
     # binding (a TCP rendezvous aborted rank 0 now and then on this machine).
-    with tempfile.TemporaryDirectory(prefix="mimic-ranks-") as rendezvous_dir:
+    # A Ctrl-C reaches the ranks too: they stop together and save; this process waits for them
+    # (its own KeyboardInterrupt would abandon them mid-save).
+    with tempfile.TemporaryDirectory(prefix="mimic-ranks-") as rendezvous_dir, StopRequests() as stop:
         init_method = f"file://{os.path.join(rendezvous_dir, 'rendezvous')}"
         torch.multiprocessing.spawn(
             run_rank, args=(config.ngpu, init_method, options, config, start), nprocs=config.ngpu
         )
-    return 0
+    return 130 if stop.requested else 0
 
 
 def run_rank(
@@ -194,6 +199,10 @@ class _EpochLoop:
         self.best_score = float("-inf")  # best Eval/success_rate so far (score_based.ckpt)
         self.evaluations = 0
         self.lineage: Dict[str, Any] = {}  # collected by rank 0 when the run starts
+        self.stop_requests: Optional[StopRequests] = None  # Ctrl-C / SIGTERM seen while training
+        self.stopping = False  # a stop was asked on some rank: every rank stops at the same point
+        self.last_saved: Optional[tuple] = None  # (epoch, env steps) last.ckpt holds, when this process wrote it
+        self.epoch_env_steps = 0  # env steps when the last finished epoch ended
 
     def run(self) -> int:
         from motion.errors import CheckpointError
@@ -230,13 +239,24 @@ class _EpochLoop:
             else:  # warm start: weights only, counters from zero
                 self.agent.epoch, self.agent.env_steps = 0, 0
         self.first_epoch, self.first_env_steps = self.agent.epoch, self.agent.env_steps  # for the ETA
+        self.epoch_env_steps = self.agent.env_steps
+        if self.start.kind is StartKind.RESUME:
+            self.last_saved = (self.agent.epoch, self.agent.env_steps)  # what last.ckpt already holds
+            if self._finished():
+                return self._nothing_to_train()
         if self.is_main:  # before any save: a resumed run overwrites the last.ckpt it is hashing
             self.lineage = self._collect_lineage()
         metrics_csv = self._prepare_files()
-        try:
-            while not self._finished():
-                rollout = self.agent.collect(self.env)
+        # Ctrl-C / SIGTERM from here on are acted on at the next env step or between the parts of
+        # an epoch (training/stop_requests.py), never inside a step, an update, an evaluation or
+        # a save, so the checkpoint is whole and consistent whatever the user presses.
+        with StopRequests(restore=not distributed.is_distributed()) as self.stop_requests:
+            while not self._finished() and not self._stop_agreed():
+                rollout = self.agent.collect(self.env, stop=self._stop_agreed)
+                if rollout is None:  # stopped after an env step: that part-rollout is not trained on
+                    break
                 metrics = self.agent.update()
+                self.epoch_env_steps = self.agent.env_steps
                 metrics.update(rollout)
                 metrics["epoch"], metrics["env_steps"] = self.agent.epoch, self.agent.env_steps
                 metrics["wall_seconds"] = round(self._wall_seconds(), 3)
@@ -249,19 +269,69 @@ class _EpochLoop:
                     if self.wandb is not None:
                         self.wandb.log(metrics, step=self.agent.epoch)
                 self._checkpoint_on_cadence()
-        except KeyboardInterrupt:
-            self._save(self.run_dir.last_checkpoint)
-            if self.is_main:
-                log.info(f"\ninterrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}")
-                self._summary()
-            return 130
-        self._save(self.run_dir.last_checkpoint)
+            if self.stopping and not self._finished():
+                return self._stop_on_request()
+            self._save_last()
         if self.is_main:
             self._summary()
             pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
             if self.wandb is not None:
                 self.wandb.finish()
         return 0
+
+    def _nothing_to_train(self) -> int:
+        """A resume of a run already at its budget: last.ckpt, its lineage and the run's files are
+        left exactly as they are (rewriting them changed the checkpoint's bytes and its recorded
+        time, and a copy of an edited experiment file no longer matched the recorded hash)."""
+        if self.is_main:
+            budget = self.config.agent
+            limit = f"training_max_steps {budget.training_max_steps:,}"
+            if budget.max_epochs and self.agent.epoch >= budget.max_epochs:
+                limit = f"max_epochs {budget.max_epochs}"
+            log.info(
+                f"mimic train: {self.run_dir.last_checkpoint} is already at epoch {self.agent.epoch} "
+                f"({self.agent.env_steps:,} env steps; {limit}): nothing to train, no file rewritten; "
+                "raise --max-epochs or --training-max-steps to train on"
+            )
+            pipes_reporting.report_final_checkpoint(self.run_dir.last_checkpoint)  # Dagster only
+        return 0
+
+    def _stop_agreed(self) -> bool:
+        """Whether any rank was asked to stop; every rank calls this at the same points (a collective)."""
+        from training.ppo import distributed
+
+        asked = self.stop_requests is not None and self.stop_requests.requested
+        if distributed.is_distributed():
+            flag = torch.tensor([1.0 if asked else 0.0], device=self.agent.device)
+            asked = bool(distributed.all_reduce_sum_(flag).item() > 0)
+        self.stopping = self.stopping or asked
+        return self.stopping
+
+    def _stop_on_request(self) -> int:
+        """Save last.ckpt (unless the cadence just saved this very state) and say what it keeps."""
+        partial = self.agent.env_steps - self.epoch_env_steps  # steps of the epoch cut short
+        self._save_last()
+        if self.is_main:
+            what = self.stop_requests.signal_name() if self.stop_requests is not None else "stop"
+            dropped = ""
+            if partial:
+                dropped = f"; the {partial:,} env steps of epoch {self.agent.epoch + 1} were not trained on"
+            log.info(
+                f"\n{what}: interrupted at epoch {self.agent.epoch}; saved {self.run_dir.last_checkpoint}: every "
+                f"finished epoch is kept (weights, optimisers, normalisers, random streams, metrics.csv) and the "
+                f"episodes in flight{dropped}; rerun the same command to resume"
+            )
+            if self.stop_requests is not None and self.stop_requests.count > 1:
+                log.info(f"({what} {self.stop_requests.count} times: the checkpoint was saved whole first)")
+            self._summary()
+        return 130
+
+    def _save_last(self) -> None:
+        """last.ckpt, unless it already holds this state (a cadence save at this very step)."""
+        state = (self.agent.epoch, self.agent.env_steps)
+        if state != self.last_saved:
+            self._save(self.run_dir.last_checkpoint)
+            self.last_saved = state
 
     def _evaluate(self) -> Dict[str, float]:
         """Training-time evaluation (every rank takes part); keeps score_based.ckpt for the best
@@ -274,7 +344,9 @@ class _EpochLoop:
         metrics = evaluate(self.env, self.agent, root, self.evaluations, shared)
         if metrics["Eval/success_rate"] >= self.best_score:
             self.best_score = metrics["Eval/success_rate"]
-            self._save(self.run_dir.score_based_checkpoint)
+            # The best policy is evaluated, shipped or warm-started from, never resumed (last.ckpt
+            # is): inference-only, 25 MB instead of 126 MB for mlp.py's networks.
+            self._save(self.run_dir.score_based_checkpoint, inference_only=True)
         return metrics
 
     def _wall_seconds(self) -> float:
@@ -315,17 +387,22 @@ class _EpochLoop:
         return metrics_csv
 
     def _checkpoint_on_cadence(self) -> None:
-        from training.run_layout import should_save_epoch, should_save_last
+        from training.run_layout import keep_epoch_checkpoints, should_save_epoch, should_save_last
 
         epoch = self.agent.epoch
         if should_save_last(epoch):
-            self._save(self.run_dir.last_checkpoint)
+            self._save_last()
         if should_save_epoch(epoch):
             self._save(self.run_dir.epoch_checkpoint(epoch))
+            keep = keep_epoch_checkpoints()
+            for removed in self.run_dir.prune_epoch_checkpoints(keep) if self.is_main else []:
+                log.info(f"mimic train: removed {removed.name}: the newest {keep} epoch checkpoints are kept")
 
-    def _save(self, path: Path) -> None:
-        """Every rank takes part (rank states are gathered); rank 0 writes."""
+    def _save(self, path: Path, inference_only: bool = False) -> None:
+        """Every rank takes part (rank states are gathered); rank 0 writes (``inference_only``:
+        the actor and its normaliser, :func:`training.checkpoint_compact.make_inference_only`)."""
         from training.checkpoint import make_checkpoint, save_checkpoint
+        from training.checkpoint_compact import make_inference_only
         from training.lineage import utc_now
         from training.ppo import distributed
         from training.rank_state import capture_rank_state
@@ -364,6 +441,8 @@ class _EpochLoop:
             lineage=lineage,
             extra=self._extra(weight_md5s),
         )
+        if inference_only:
+            make_inference_only(payload)
         save_checkpoint(path, payload)
 
     def _extra(self, weight_md5s: List[Any]) -> Dict[str, Any]:

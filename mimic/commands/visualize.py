@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import sys
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 
 def register_command(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,10 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--headless", action="store_true", help="render offscreen into --output instead of opening a window")
     add("--output", default=None, help="video file to write (H.264 .mp4); implies --headless")
     add("--max-frames", "--max_frames", type=int, default=None,
-        help="frames to render (default: the selected motion once)")  # fmt: skip
+        help="frames to render (default: the selected motion once); more than the motions hold end the "
+        "video after every motion was shown once")  # fmt: skip
+    add("--all-motions", "--all_motions", action="store_true",
+        help="video: every motion once, in turn from --motion-index, each to its last frame")  # fmt: skip
     add("--width", type=int, default=640, help="video width in pixels (even)")
     add("--height", type=int, default=480, help="video height in pixels (even)")
     add("--grid", nargs="+", type=int, default=None, metavar="K",
@@ -48,6 +51,7 @@ def register_command(subparsers: argparse._SubParsersAction) -> None:
     add("--eval-dir", default=None,
         help="with --grid: the full-eval folder whose per_motion.parquet labels each tile "
         "(tracked, E_g-mpjpe)")  # fmt: skip
+    add("--json", action="store_true", help="print the result as one JSON line (for scripts) instead of a sentence")
     parser.set_defaults(handler=run)
 
 
@@ -90,15 +94,11 @@ def run(args: argparse.Namespace) -> int:
         stack.enter_context(_g1_xml_from(args.robot_xml))
         if headless:
             result = render_headless(
-                args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height, **options
-            )
+                args.motion_files, args.robot, args.output, args.max_frames, args.width, args.height,
+                all_motions=args.all_motions, **options,
+            )  # fmt: skip
         else:
             result = run_interactive(args.motion_files, args.robot, args.max_frames, **options)
-            print(
-                f"visualize: frames {result['frames']}, motion index {result['motion_index']}, "
-                f"speed {result['speed']:.6g}, threshold {result['threshold']:.6g}",
-                file=sys.stderr,
-            )
     except G1ModelNotFoundError as error:  # a usage error of this command (flag, variable or package missing)
         print(f"mimic visualize: error: {error}", file=sys.stderr)
         return 2
@@ -109,8 +109,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         stack.close()
-    print(json.dumps(result))
+    print(json.dumps(result) if args.json else describe_result(result))
     return 0
+
+
+def describe_result(result: Dict[str, Any]) -> str:
+    """The sentence a person reads after a video is written or the viewer is closed."""
+    if "output" in result:  # headless
+        indices = result["motion_indices"]
+        motions = ("motion " if len(indices) == 1 else "motions ") + ", ".join(str(index) for index in indices)
+        fewer = ""
+        if result.get("requested_frames", result["frames"]) > result["frames"]:
+            fewer = f" (of {result['requested_frames']} asked for: every motion shown once, no wrap to the first)"
+        return (
+            f"wrote {result['output']}: {result['frames']} frames{fewer}, {result['width']}x{result['height']} at "
+            f"{result['video_fps']:g} fps ({result['frames'] / result['video_fps']:.1f} s; {motions}), "
+            f"rendered in {result['seconds']:.1f} s ({result['render_fps']:.1f} frames/s)"
+        )
+    keys = f"; keys {' '.join(result['keys'])}" if result["keys"] else ""
+    return (
+        f"visualize: {result['frames']} frames shown; motion index {result['motion_index']}, "
+        f"speed {result['speed']:.6g}, jerk threshold {result['threshold']:.6g}{keys}"
+    )
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -115,12 +115,18 @@ class PPOAgent:
         return actions, log_probs, self.critic(obs)
 
     @torch.no_grad()
-    def collect(self, env: Any, num_steps: Optional[int] = None) -> Dict[str, float]:
+    def collect(
+        self, env: Any, num_steps: Optional[int] = None, stop: Optional[Callable[[], bool]] = None
+    ) -> Optional[Dict[str, float]]:
         """Step ``env`` ``num_steps`` times (default ``config.num_steps``) into the rollout storage.
 
         The first call, or a call with a different env object, resets the env (and the per-env
         return accumulators); later calls continue from the last observation.
         Returns rollout metrics (episode statistics and the env's ``info["metrics"]``).
+
+        ``stop`` is asked after every env step; when it says True collection ends there and
+        returns None: the partial rollout is dropped (no update may follow), while the agent's
+        episode state matches the env's, so a checkpoint taken now resumes from this step.
         """
         start = time.perf_counter()
         num_steps = self.config.num_steps if num_steps is None else num_steps
@@ -158,6 +164,11 @@ class PPOAgent:
                 scalar = torch.as_tensor(scalar, dtype=torch.float64, device=self.device).detach()
                 metric_sums[name] = metric_sums[name] + scalar if name in metric_sums else scalar
             obs, value = next_obs, next_value
+            if stop is not None and step + 1 < num_steps and stop():
+                self._obs = obs
+                self.env_steps += num_envs * (step + 1) * distributed.world_size()
+                self._collected = False
+                return None
         self._obs = obs
         self.env_steps += num_envs * num_steps * distributed.world_size()
         self._rollout_metrics = {name: float(total) / num_steps for name, total in sorted(metric_sums.items())}
