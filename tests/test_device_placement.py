@@ -19,7 +19,7 @@ from evaluation.training_evaluation import run_training_evaluation
 from training.baseline_agents import BaselineAgent
 from training.command_flags import flag_by_dest
 from training.config import ExperimentConfig
-from training.devices import resolve_device
+from training.devices import resolve_device, resume_promise
 from training.envs.factory import make_env
 from training.overrides import apply_overrides
 from training.ppo.agent import PPOAgent
@@ -65,6 +65,13 @@ def test_resolve_device(simulator, requested, local_rank, cuda, expected):
 def test_resolve_device_refuses_what_cannot_be_met(simulator, requested, local_rank, cuda, message):
     with pytest.raises(ValueError, match=message):
         resolve_device(simulator, requested, local_rank, _with_cuda(cuda))
+
+
+def test_resume_promises_bit_identity_on_the_cpu_only():
+    assert resume_promise(torch.device("cpu")) == "on the CPU it continues bit for bit as if it had never stopped"
+    on_gpu = resume_promise(torch.device("cuda", 1))
+    assert on_gpu.startswith("on cuda:1 it continues from the exact saved state, but not bit for bit: ")
+    assert "atomics" in on_gpu
 
 
 def test_the_device_flag_reaches_the_config(repo_root):

@@ -79,7 +79,7 @@ def train(options: TrainOptions) -> int:
         given = tuple(key for key in RESUME_KEEPS_WHEN_GIVEN if getattr(requested, key))
         # resume_config logs what the saved config keeps over the request (once: it used to be printed twice)
         config, _ = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
-        log.info(f"mimic train: resuming from {start.checkpoint}")
+        log.info(f"mimic train: resuming from {start.checkpoint}; {_resume_promise(config)}")
     elif start.kind is StartKind.WARM_START:
         log.info(f"mimic train: warm start from {start.checkpoint} (weights only)")
     if start.ignored_checkpoint_arg is not None:
@@ -435,6 +435,16 @@ def progress_clock(
     if max_epochs:
         left = min(left, max_epochs - epoch)
     return f"ETA {format_duration(max(0.0, left) * per_epoch)}"
+
+
+def _resume_promise(config: ExperimentConfig) -> str:
+    """:func:`training.devices.resume_promise` for the device this run resolves to."""
+    from training.devices import resolve_device, resume_promise
+
+    try:
+        return resume_promise(resolve_device(config.simulator, config.device))
+    except ValueError:  # an impossible device request: the rank says so when it builds the env
+        return "the device request cannot be met here"
 
 
 def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:
