@@ -37,7 +37,12 @@ decaying from 0.30 to 0.15: each measured on the CPU, see those files):
 - ``actor_lr=2e-4``, ``critic_lr=6e-4`` (2x the CPU recipe): an update averages 16,384 fresh
   samples at 8,192 envs instead of 512, so its gradient is far less noisy; 16 updates x 2e-4 per
   epoch keeps the policy's movement per epoch at the 4,096-env probe's 32 x 1e-4, which learned.
-  Learning rates stay the same at every env count: the updates per epoch do too.
+  Learning rates stay the same at every env count: the updates per epoch do too. Measured on the
+  CPU with this file (mujoco backend, walk and jumps, 6 epochs, benchmarks/RESULTS.md): at 2e-4
+  the share of updates the 0.6 clip-fraction rule skips falls as updates grow: 128 fresh samples
+  per update (64 envs) skipped 81, 50, 44, 19 % in epochs 1-4; 512 (256 envs) 31 % in epoch 1 only;
+  2,048 (1,024 envs) none, clip fraction 0.37 falling to 0.16 (1e-4 at 512: none, 0.33 to 0.12).
+  At 8,192 envs an update has 16,384.
 - Exploration: the same fixed std schedule, 0.30 to 0.15, over 800 M env steps instead of 25 M:
   the same ~49,000 updates as ``mlp_corpus_cpu.py`` (25 M / 512 samples per update), since
   learning followed updates. No entropy bonus (the std is not learnable: under the bonus it grew
