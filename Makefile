@@ -6,6 +6,7 @@
 #   make ui        setup, then the Dagster UI on http://127.0.0.1:3000 (DAGSTER_HOME=.dagster_home)
 #   make test      setup, lint, vermin, pytest  (what .ci/run calls)
 #   make bench     every benchmarks/bench_*.py
+#   make gpu-check on an NVIDIA GPU: mjwarp extra, suites on CUDA, GPU benchmarks, a timed GPU-recipe run
 #   make clean     caches and build outputs;  make distclean  also .venv and .tools
 
 SHELL := /bin/bash
@@ -44,10 +45,10 @@ PY38_DIRS := motion mimic robots training evaluation retarget
 # (`--feature union-types` is not used: it flags tensor masks like `self.a | self.b`.)
 VERMIN_FLAGS := -t=3.8- --no-tips --violations --no-eval-annotations --no-parse-comments
 
-.PHONY: help setup dvc-tool dvc-remote repro ui lint vermin typecheck-isaacgym test demo bench clean distclean
+.PHONY: help setup dvc-tool dvc-remote repro ui lint vermin typecheck-isaacgym test demo bench gpu-check clean distclean
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# //'
+	@sed -n '3,10p' Makefile | sed 's/^# //'
 
 setup: $(VENV_STAMP) $(DVC_STAMP) dvc-remote
 
@@ -107,6 +108,13 @@ bench: $(VENV_STAMP)
 	@shopt -s nullglob; benches=(benchmarks/bench_*.py); \
 	if [ $${#benches[@]} -eq 0 ]; then echo "bench: no benchmarks/bench_*.py yet"; exit 0; fi; \
 	for bench in "$${benches[@]}"; do echo "== $$bench"; $(BIN)/python "$$bench"; done
+
+# For a machine with an NVIDIA GPU (scripts/gpu_check.py): installs the mjwarp extra, runs the
+# suites that follow MIMIC_TEST_DEVICE on CUDA, bench_gpu_scale.py (1,024-16,384 envs, the CPU
+# backend beside it) and a timed run of the GPU recipe ending in a full-eval; JSON and a summary
+# under results/gpu_check/. Without CUDA it says so and exits 0.
+gpu-check: $(VENV_STAMP)
+	$(BIN)/python scripts/gpu_check.py
 
 clean:
 	find . \( -path ./$(VENV) -o -path ./.tools -o -path ./.git \) -prune -o \

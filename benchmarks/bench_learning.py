@@ -18,6 +18,8 @@ block) and a summary line; ``--plot P.png`` draws success and E_g-mpjpe against 
         [--experiment training/experiments/mimic/mlp_cpu.py] [--num-envs 256] [--eval-every 25]
 
 Rerunning with the same ``--results-dir`` resumes the run (wall time carries on across resumes).
+``--simulator mjwarp --device cuda`` runs it on a GPU (``make gpu-check`` does, with ``mlp_gpu.py``);
+the final full-eval runs where the checkpoint's config says.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ def consecutive_full_success(points: List[Dict[str, Any]]) -> int:
 def train(args: argparse.Namespace, motion_file: Path) -> List[str]:
     """Run ``mimic train`` until the wall-time budget or the success criterion; returns the command."""
     command = [
-        sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", "mujoco",
+        sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", args.simulator,
+        "--device", args.device,
         "--experiment-path", str(Path(args.experiment).resolve()), "--experiment-name", args.name,
         "--motion-file", str(motion_file), "--num-envs", str(args.num_envs), "--results-dir", str(args.results_dir),
         "--quiet", "--overrides", f"agent.eval_metrics_every={args.eval_every}", *args.overrides,
@@ -162,6 +165,8 @@ def main() -> int:
     parser.add_argument("--name", default="learning")
     parser.add_argument("--minutes", type=float, default=60.0, help="training wall-time budget")
     parser.add_argument("--num-envs", type=int, default=256)
+    parser.add_argument("--simulator", default="mujoco", help="mujoco (CPU) or mjwarp (GPU)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:k")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the experiment's")
     parser.add_argument("--eval-every", type=int, default=25, help="epochs between evaluations")
     parser.add_argument("--stop-after-success", type=int, default=0, help="stop after N evaluations at 100 %%")
@@ -199,7 +204,7 @@ def main() -> int:
             "phc": final.get("phc"),
         },
         "curve": points,
-        "machine": {"cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "machine": _machine(),
     }
     print(json.dumps(record))
     if args.plot:
@@ -213,6 +218,17 @@ def main() -> int:
         f"after {record['training_wall_seconds'] / 60:.1f} min of training"
     )
     return 0
+
+
+def _machine() -> Dict[str, Any]:
+    import os
+
+    import torch
+
+    info: Dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_properties(0).name
+    return info
 
 
 def _minutes(seconds: Optional[float]) -> str:

@@ -46,7 +46,7 @@ def render_grid(
     for position, index in enumerate(motion_indices):
         visualizer = MotionLibsVisualizer(libs, ["reference", "simulated"], "auto", motion_index=int(index))
         playback = visualizer.playback
-        frames = int(math.floor(playback.duration * DISPLAY_FPS + 1e-9)) + 1
+        frames = int(math.floor(playback.duration * DISPLAY_FPS + 1e-6)) + 1  # float frame times: keep the last
         if max_seconds is not None:
             frames = min(frames, int(max_seconds * DISPLAY_FPS) + 1)
         label = labels[position] if labels is not None else f"motion {index}"

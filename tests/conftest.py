@@ -1,5 +1,7 @@
 """Shared pytest fixtures: the repository root and the real-data fixtures.
 
+Tests marked ``device`` follow ``MIMIC_TEST_DEVICE`` (tests/device_under_test.py).
+
 Real data (AMASS sample clips, ProtoMotions reference outputs) is not part of the repository.
 It is found through ``MIMIC_FIXTURES`` (default ``<repo root>/../shared/fixtures``; a relative
 value is taken relative to the repository root, as ``.ci/run`` does). Tests that need it skip
@@ -28,6 +30,34 @@ if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
 # hold on the other), and parallel test runs do not oversubscribe the CPU. Library code
 # never calls this; it is a test-environment choice.
 torch.set_num_threads(2)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        import device_under_test  # noqa: F401  (parses MIMIC_TEST_DEVICE: a bad value stops here, named)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Tests marked ``device`` run on MIMIC_TEST_DEVICE (tests/device_under_test.py); where that is
+    CUDA and torch sees none, they are skipped with a reason naming CUDA."""
+    from device_under_test import TEST_DEVICE, missing_device_reason
+
+    reason = missing_device_reason(TEST_DEVICE)
+    if reason:
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if item.get_closest_marker("device") is not None:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def test_device() -> torch.device:
+    """MIMIC_TEST_DEVICE as a torch device (``cpu`` unless set)."""
+    from device_under_test import TEST_DEVICE
+
+    return TEST_DEVICE
 
 
 def _running_in_ci() -> bool:

@@ -1,23 +1,25 @@
 """Device placement: which device a rank runs on, and that the env, evaluator and PPO put every
 tensor they make on the simulator's device (the GPU path of ``mjwarp``/``isaacgym``).
 
-There is no GPU here. Tensors created without an explicit device are what breaks on a GPU (a
-CPU tensor meeting CUDA ones), so the run below makes ``meta`` torch's default device: any such
-tensor lands on ``meta`` and the first operation mixing it with the simulator's CPU tensors
-raises. A run that finishes created every tensor where it meant to.
+Tensors created without an explicit device are what breaks on a GPU (a CPU tensor meeting CUDA
+ones), so the run below makes ``meta`` torch's default device: any such tensor lands on ``meta``
+and the first operation mixing it with the simulator's tensors raises. A run that finishes created
+every tensor where it meant to. It runs on ``MIMIC_TEST_DEVICE`` (``mujoco`` on the CPU, ``mjwarp``
+on CUDA: tests/device_under_test.py), so on a GPU it checks the real thing.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from device_under_test import TEST_DEVICE, env_overrides
 
 from evaluation.evaluator import evaluate
 from evaluation.training_evaluation import run_training_evaluation
 from training.baseline_agents import BaselineAgent
 from training.command_flags import flag_by_dest
 from training.config import ExperimentConfig
-from training.devices import resolve_device
+from training.devices import resolve_device, resume_promise
 from training.envs.factory import make_env
 from training.overrides import apply_overrides
 from training.ppo.agent import PPOAgent
@@ -65,6 +67,13 @@ def test_resolve_device_refuses_what_cannot_be_met(simulator, requested, local_r
         resolve_device(simulator, requested, local_rank, _with_cuda(cuda))
 
 
+def test_resume_promises_bit_identity_on_the_cpu_only():
+    assert resume_promise(torch.device("cpu")) == "on the CPU it continues bit for bit as if it had never stopped"
+    on_gpu = resume_promise(torch.device("cuda", 1))
+    assert on_gpu.startswith("on cuda:1 it continues from the exact saved state, but not bit for bit: ")
+    assert "atomics" in on_gpu
+
+
 def test_the_device_flag_reaches_the_config(repo_root):
     assert flag_by_dest("device").config_key == "device"
     experiment = str(repo_root / "training/experiments/mimic/mlp.py")
@@ -93,15 +102,16 @@ def _run_everything_with_meta_default(env, config):
     return obs, reward, result, metrics, eval_metrics
 
 
+@pytest.mark.device
 def test_every_tensor_is_made_on_the_simulators_device(synthetic_motion_lib):
-    overrides = [f"motion_file={synthetic_motion_lib}", "num_envs=4", *SMALL_AGENT, *SMALL_TERRAIN]
+    overrides = [f"motion_file={synthetic_motion_lib}", "num_envs=4", *SMALL_AGENT, *SMALL_TERRAIN, *env_overrides()]
     config = apply_overrides(ExperimentConfig(), overrides)
     env, _ = make_env(config, threads=1)
     try:
         obs, reward, result, metrics, eval_metrics = _run_everything_with_meta_default(env, config)
     finally:
         env.sim.close()
-    assert obs.device == reward.device == env.device == torch.device("cpu")
+    assert obs.device == reward.device == env.device == TEST_DEVICE
     assert torch.isfinite(obs).all() and obs.shape == (4, env.num_obs)
     assert len(result.rows) == env.motion_lib.num_motions
     assert all(row["frames"] >= 2 for row in result.rows)
@@ -110,8 +120,10 @@ def test_every_tensor_is_made_on_the_simulators_device(synthetic_motion_lib):
     assert env.motion_lib.motion_weights.device == env.device
 
 
+@pytest.mark.device
 def test_g1_actions_map_on_the_simulators_device(g1_clip, g1_xml):
     overrides = [f"motion_file={g1_clip}", "robot_name=g1", f"robot_xml={g1_xml}", "num_envs=2", *SMALL_AGENT]
+    overrides += env_overrides()
     config = apply_overrides(ExperimentConfig(), overrides)
     env, _ = make_env(config, threads=1)
     try:

@@ -16,8 +16,13 @@ The tolerances below give about 10× margin over these (3× for the chaotic case
 interpenetrating (self-collision) is not compared: the two solvers resolve the initial overlap with
 impulses that differ by ~25%.
 
-The first MuJoCo Warp simulator in a process compiles its kernels (~20-30 s, cached on disk by
-Warp afterwards); every case shares one module-scoped run of both backends.
+The first MuJoCo Warp simulator in a process compiles its kernels (~45 s on 2 cores, cached on
+disk by Warp afterwards; on an H200 90-125 s, and the heightfield case compiles more variants, so
+allow minutes for a first run there); every case shares one module-scoped run of both backends.
+
+``mjwarp`` runs on ``MIMIC_TEST_DEVICE`` (tests/device_under_test.py; ``mujoco`` always on the CPU)
+and states are compared on the CPU. The tolerances were measured on Warp's CPU device; on CUDA the
+same ones are asserted (float32 on both), and the deviations are printed for the record.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import torch
 mujoco = pytest.importorskip("mujoco")
 pytest.importorskip("warp", reason="warp-lang is not installed: the mjwarp backend cannot run")
 pytest.importorskip("mujoco_warp", reason="mujoco-warp is not installed: the mjwarp backend cannot run")
+
+from device_under_test import TEST_DEVICE  # noqa: E402
 
 from motion.rotations import quat_normalize  # noqa: E402
 from robots.registry import smpl_robot  # noqa: E402
@@ -44,6 +51,7 @@ WEIGHT = float(_MODEL.body_mass.sum()) * -float(_MODEL.opt.gravity[2])  # N, ~62
 D = len(ROBOT.dof_names)
 STEPS = 30  # control steps: 1 s at 30 Hz
 NAMES = ("pos", "rot", "vel", "ang_vel", "dof_pos", "dof_vel", "contact")
+pytestmark = pytest.mark.device
 
 # Max |mujoco − mjwarp| over the 30 steps, per quantity (m, xyzw, m/s, rad/s, rad, rad/s, N).
 AIR_TOLERANCE = {"pos": 3e-4, "rot": 3e-5, "vel": 2e-4, "ang_vel": 1e-4, "dof_pos": 1e-5, "dof_vel": 3e-5}
@@ -108,18 +116,23 @@ def heightfield_case():
 
 
 def rollout(backend: str, case, decimation: int = 4) -> List[List[torch.Tensor]]:
+    """States (float64, on the CPU) after every control step; ``mjwarp`` runs on the test device."""
+    device = TEST_DEVICE if backend == "mjwarp" else torch.device("cpu")
     root, dofs, targets = case[:3]
+    root, dofs = RootState(*(t.to(device) for t in root)), DofState(*(t.to(device) for t in dofs))
     terrain = case[3] if len(case) > 3 else None
     n = len(root.pos)
-    config = SimulatorConfig(num_envs=n, num_threads=1, decimation=decimation, terrain=terrain)
+    config = SimulatorConfig(num_envs=n, num_threads=1, decimation=decimation, terrain=terrain, device=str(device))
     sim = create_simulator(backend, ROBOT, config)
     try:
-        sim.reset_envs(torch.arange(n), root, dofs)
+        sim.reset_envs(torch.arange(n, device=device), root, dofs)
         states = []
         for target in targets:
             for _ in range(4 // decimation):  # same physics steps per target
-                sim.step(target.float())
-                states.append([t.clone().double() for t in (*sim.body_state(), *sim.dof_state(), sim.contact_forces())])
+                sim.step(target.float().to(device))
+                states.append(
+                    [t.clone().cpu().double() for t in (*sim.body_state(), *sim.dof_state(), sim.contact_forces())]
+                )
                 assert not sim.diverged_envs().any()
         return states
     finally:
@@ -196,16 +209,18 @@ def test_diverged_worlds_are_flagged_and_reset_to_the_default_pose():
     root = RootState(root.pos + torch.tensor([0.0, 0.0, 3.0], dtype=torch.float64), *root[1:])
     wild = dofs.vel.clone()
     wild[1, 10] = 1e12  # rad/s, beyond MuJoCo's 1e10 bound on any state value
-    sim = create_simulator("mjwarp", ROBOT, SimulatorConfig(num_envs=2))
+    sim = create_simulator("mjwarp", ROBOT, SimulatorConfig(num_envs=2, device=str(TEST_DEVICE)))
+    dev = sim.device
     try:
-        sim.reset_envs(torch.arange(2), root, DofState(dofs.pos, wild))
-        sim.step(torch.zeros(2, D))
+        root = RootState(*(t.to(dev) for t in root))
+        sim.reset_envs(torch.arange(2, device=dev), root, DofState(dofs.pos.to(dev), wild.to(dev)))
+        sim.step(torch.zeros(2, D, device=dev))
         assert sim.diverged_envs().tolist() == [False, True]
-        default = torch.tensor(_MODEL.qpos0[:3], dtype=torch.float32)  # the model's default root position
+        default = torch.tensor(_MODEL.qpos0[:3], dtype=torch.float32, device=dev)  # the model's default root position
         assert torch.allclose(sim.body_state().pos[1, 0], default)
         assert sim.dof_state().vel[1].abs().max() == 0 and sim.applied_torques()[1].abs().max() == 0
         assert torch.isfinite(sim.body_state().vel).all()
-        sim.step(torch.zeros(2, D))
+        sim.step(torch.zeros(2, D, device=dev))
         assert not sim.diverged_envs().any()
     finally:
         sim.close()

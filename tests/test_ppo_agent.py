@@ -1,5 +1,11 @@
 """PPO update rules with real numbers: value clipping, clip fraction and the skip rule, bad and
-clipped gradients, the three normalisers, exact resume from a state_dict, and metric names."""
+clipped gradients, the three normalisers, exact resume from a state_dict, and metric names.
+
+The tests on the pendulum task run on ``MIMIC_TEST_DEVICE`` (tests/device_under_test.py; the
+``device`` marker): agent, env and expectations on that device. PPO alone is bit-for-bit
+repeatable there too (no atomics in the ops it uses), so the exact-resume test asserts identity
+on CUDA as well.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import math
 
 import pytest
 import torch
+from device_under_test import BIT_IDENTICAL_PPO, TEST_DEVICE
 
 from training.ppo.agent import PPOAgent, value_loss
 from training.ppo.config import PPOConfig
@@ -47,7 +54,11 @@ def small_config(**overrides) -> PPOConfig:
 
 
 def make_agent(config: PPOConfig, seed: int = 0) -> PPOAgent:
-    return PPOAgent(config, PendulumEnv.obs_size, PendulumEnv.action_size, seed=seed)
+    return PPOAgent(config, PendulumEnv.obs_size, PendulumEnv.action_size, device=str(TEST_DEVICE), seed=seed)
+
+
+def pendulum(num_envs: int, seed: int = 0, max_episode_steps: int = 200) -> PendulumEnv:
+    return PendulumEnv(num_envs, device=str(TEST_DEVICE), seed=seed, max_episode_steps=max_episode_steps)
 
 
 def parameters_of(agent: PPOAgent):
@@ -82,10 +93,11 @@ def _expected_clip_fraction(agent: PPOAgent) -> float:
     return float(((ratio - 1.0).abs() > 0.2).float().mean())
 
 
+@pytest.mark.device
 def test_clip_fraction_above_threshold_skips_the_rest_of_the_epoch_critic_included():
     config = small_config(batch_size=16 * 8, num_mini_epochs=3)  # one minibatch per pass
     agent = make_agent(config)
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     with torch.no_grad():
         agent.actor.mlp[-1].bias += 1.0  # a policy far from the one that collected the data
     expected_clip_frac = _expected_clip_fraction(agent)
@@ -102,10 +114,11 @@ def test_clip_fraction_above_threshold_skips_the_rest_of_the_epoch_critic_includ
         assert torch.equal(old, new)  # neither actor nor critic moved
 
 
+@pytest.mark.device
 def test_update_below_threshold_trains_both_networks_and_reports_its_clip_fraction():
     config = small_config(batch_size=16 * 8, num_mini_epochs=1)
     agent = make_agent(config)
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     expected_clip_frac = _expected_clip_fraction(agent)
     before = parameters_of(agent)
     metrics = agent.update()
@@ -116,25 +129,27 @@ def test_update_below_threshold_trains_both_networks_and_reports_its_clip_fracti
     assert all(changed)
 
 
+@pytest.mark.device
 def test_first_update_starts_from_the_collecting_policy_even_with_young_statistics():
     """Normalisers are frozen during the update: the first minibatch's ratio is exactly 1, so a
     fresh agent (whose statistics would jump on their first batch) is not skipped."""
     config = small_config(batch_size=16 * 2, num_mini_epochs=1)
     agent = make_agent(config)
-    agent.collect(PendulumEnv(8, seed=3))
+    agent.collect(pendulum(8, seed=3))
     assert _expected_clip_fraction(agent) == 0.0
     metrics = agent.update()
     assert metrics["Train/update_skipped"] == 0.0
     # A second epoch still trains: the statistics changed between epochs, not within one.
-    agent.collect(PendulumEnv(8, seed=4))
+    agent.collect(pendulum(8, seed=4))
     assert agent.update()["Train/update_skipped"] == 0.0
 
 
 # ------------------------------------------------------------- gradients
+@pytest.mark.device
 def test_bad_gradients_are_zeroed_counted_and_not_applied():
     config = small_config(bad_grad_threshold=1e-9)  # every real gradient counts as bad here
     agent = make_agent(config)
-    agent.collect(PendulumEnv(8, seed=2))
+    agent.collect(pendulum(8, seed=2))
     before = parameters_of(agent)
     metrics = agent.update()
     minibatches = 2 * (16 * 8 // 64)
@@ -146,25 +161,27 @@ def test_bad_gradients_are_zeroed_counted_and_not_applied():
     assert not agent.actor_optimizer.state  # Adam never stepped: its moments stay clean
 
 
+@pytest.mark.device
 def test_non_finite_gradient_is_zeroed_and_large_gradient_clipped_to_50():
     agent = make_agent(small_config())
-    params = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(4))]
-    params[0].grad = torch.tensor([float("nan"), 1.0, 2.0])
-    params[1].grad = torch.ones(4)
+    dev = agent.device
+    params = [torch.nn.Parameter(torch.zeros(3, device=dev)), torch.nn.Parameter(torch.zeros(4, device=dev))]
+    params[0].grad = torch.tensor([float("nan"), 1.0, 2.0], device=dev)
+    params[1].grad = torch.ones(4, device=dev)
     norm, bad = agent._clip_or_zero_gradients(params)
     assert bad and math.isnan(norm)
     assert not params[0].grad.any() and not params[1].grad.any()
 
-    params[0].grad = torch.tensor([60.0, 0.0, 0.0])
-    params[1].grad = torch.tensor([80.0, 0.0, 0.0, 0.0])  # global norm 100
+    params[0].grad = torch.tensor([60.0, 0.0, 0.0], device=dev)
+    params[1].grad = torch.tensor([80.0, 0.0, 0.0, 0.0], device=dev)  # global norm 100
     norm, bad = agent._clip_or_zero_gradients(params)
     assert not bad and norm == pytest.approx(100.0)
     clipped = torch.linalg.vector_norm(torch.cat([params[0].grad, params[1].grad]))
     assert clipped.item() == pytest.approx(50.0, rel=1e-6)
     assert params[0].grad[0].item() == pytest.approx(30.0, rel=1e-6)  # direction kept
 
-    params[0].grad = torch.tensor([3.0, 0.0, 0.0])
-    params[1].grad = torch.tensor([4.0, 0.0, 0.0, 0.0])  # norm 5: below the clip, untouched
+    params[0].grad = torch.tensor([3.0, 0.0, 0.0], device=dev)
+    params[1].grad = torch.tensor([4.0, 0.0, 0.0, 0.0], device=dev)  # norm 5: below the clip, untouched
     norm, bad = agent._clip_or_zero_gradients(params)
     assert norm == pytest.approx(5.0) and params[1].grad[0].item() == 4.0
 
@@ -242,10 +259,12 @@ def _run_epoch(agent: PPOAgent, env: PendulumEnv):
     return agent.update()
 
 
+@pytest.mark.device
 def test_state_dict_round_trip_gives_a_bit_identical_next_update():
+    assert BIT_IDENTICAL_PPO  # on every device (module docstring)
     config = small_config(learnable_std=True, actor_logstd=0.0)
     original = make_agent(config, seed=0)
-    train_env = PendulumEnv(8, seed=4)
+    train_env = pendulum(8, seed=4)
     for _ in range(3):
         _run_epoch(original, train_env)
     buffer = io.BytesIO()
@@ -256,8 +275,8 @@ def test_state_dict_round_trip_gives_a_bit_identical_next_update():
     assert restored.epoch == 3 and restored.env_steps == 3 * 16 * 8
 
     # A resumed run starts from a fresh env; so does the original here (another env object).
-    metrics_a = _run_epoch(original, PendulumEnv(8, seed=5))
-    metrics_b = _run_epoch(restored, PendulumEnv(8, seed=5))
+    metrics_a = _run_epoch(original, pendulum(8, seed=5))
+    metrics_b = _run_epoch(restored, pendulum(8, seed=5))
     metrics_a.pop("Train/fps")
     metrics_b.pop("Train/fps")
     assert metrics_a.keys() == metrics_b.keys()
@@ -274,6 +293,7 @@ def test_state_dict_round_trip_gives_a_bit_identical_next_update():
     assert torch.equal(state_a["rng_state"], state_b["rng_state"])
 
 
+@pytest.mark.device
 def test_configured_fixed_logstd_overrides_the_checkpoint():
     saved = make_agent(small_config(actor_logstd=-1.0)).state_dict()
     agent = make_agent(small_config(actor_logstd=-2.9))
@@ -281,9 +301,10 @@ def test_configured_fixed_logstd_overrides_the_checkpoint():
     assert agent.actor.logstd.tolist() == pytest.approx([-2.9])
 
 
+@pytest.mark.device
 def test_metrics_have_the_documented_names_and_real_values():
     agent = make_agent(small_config(num_steps=50, batch_size=50))
-    env = PendulumEnv(4, seed=6, max_episode_steps=40)  # episodes end inside the first rollout
+    env = pendulum(4, seed=6, max_episode_steps=40)  # episodes end inside the first rollout
     metrics = _run_epoch(agent, env)
     assert metrics.keys() >= REQUIRED_METRICS
     assert "Pendulum/angle_cost" in metrics  # the env's info["metrics"], averaged over the rollout
@@ -295,13 +316,15 @@ def test_metrics_have_the_documented_names_and_real_values():
     assert metrics["Train/bad_grads"] == 0.0
 
 
+@pytest.mark.device
 def test_indivisible_batch_size_is_a_clear_error():
     agent = make_agent(small_config(batch_size=48))
-    agent.collect(PendulumEnv(8, seed=0))
+    agent.collect(pendulum(8, seed=0))
     with pytest.raises(ValueError, match="batch_size must divide num_envs × num_steps = 128"):
         agent.update()
 
 
+@pytest.mark.device
 def test_adaptive_learning_rates_follow_the_kl_rule_per_applied_minibatch():
     """KL above 2·desired_kl divides both rates by lr_factor after every applied minibatch, KL
     below desired_kl / 2 multiplies them; both stay within [lr_min, lr_max]."""
@@ -309,7 +332,7 @@ def test_adaptive_learning_rates_follow_the_kl_rule_per_applied_minibatch():
     # desired_kl tiny: every minibatch after the first has KL far above it (the first one's
     # policy is the collecting policy, KL 0 < desired / 2, so its step raises the rates once).
     agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e-12, lr_min=1e-6))
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     metrics = agent.update()
     assert metrics["Train/update_skipped"] == 0.0
     expected = 1e-3 * 1.5 / 1.5 ** (planned - 1)
@@ -317,19 +340,20 @@ def test_adaptive_learning_rates_follow_the_kl_rule_per_applied_minibatch():
     assert metrics["Train/actor_lr"] == pytest.approx(expected, rel=1e-9)
     # desired_kl huge: every minibatch raises both rates, up to lr_max.
     agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e3, lr_max=4e-3))
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     agent.update()
     assert agent.learning_rates() == pytest.approx((4e-3, 4e-3), rel=1e-9)  # 1e-3·1.5⁸ clamped
     # Off (the ProtoMotions default): the rates never move.
     agent = make_agent(small_config(batch_size=32))
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     agent.update()
     assert agent.learning_rates() == (1e-3, 1e-3)
 
 
+@pytest.mark.device
 def test_adaptive_learning_rates_survive_a_checkpoint():
     agent = make_agent(small_config(batch_size=32, adaptive_lr=True, desired_kl=1e3))
-    agent.collect(PendulumEnv(8, seed=1))
+    agent.collect(pendulum(8, seed=1))
     agent.update()
     buffer = io.BytesIO()
     torch.save(agent.state_dict(), buffer)

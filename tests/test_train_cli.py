@@ -56,6 +56,7 @@ def test_run_directory_and_resume(repo_root, motion_file, tmp_path):
     second = _train(repo_root, tmp_path, motion_file, "--max-epochs", "3")
     assert second.returncode == 0, second.stderr
     assert "resuming from" in second.stdout
+    assert "on the CPU it continues bit for bit as if it had never stopped" in second.stdout  # what resume promises
     resumed = torch.load(run / "last.ckpt", weights_only=True)
     assert resumed["epoch"] == 3 and resumed["env_steps"] == 3 * 4 * 8
     assert [row["epoch"] for row in _rows(run / "metrics.csv")] == ["1", "2", "3"]

@@ -1,5 +1,9 @@
 """Training-time evaluation: Eval/* metrics in metrics.csv, score_based.ckpt, and prioritised
-motion weights (the update rule, and its round trip through last.ckpt on resume)."""
+motion weights (the update rule, and its round trip through last.ckpt on resume).
+
+The training and inference run follows ``MIMIC_TEST_DEVICE`` (tests/device_under_test.py:
+``mjwarp`` on CUDA); the viewer and video runs stay on the ``mujoco`` backend.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 
 import pytest
 import torch
+from device_under_test import cli_device_flags
 
 from evaluation.eval_outputs import read_per_motion_table
 from evaluation.prioritized_sampling import SUCCESS_DECAY, update_motion_weights
@@ -56,7 +61,7 @@ def test_a_run_with_evaluations_due_needs_the_evaluation_hook(repo_root, synthet
 
 
 def _train(repo_root, results, motion_file, max_epochs):
-    command = [sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", "--simulator", "mujoco"]
+    command = [sys.executable, "-m", "mimic.cli", "train", "--robot-name", "smpl", *cli_device_flags()]
     command += ["--experiment-path", "training/experiments/mimic/mlp.py", "--experiment-name", "run"]
     command += ["--motion-file", str(motion_file), "--num-envs", "4", "--batch-size", "16", "--num-threads", "1"]
     command += ["--results-dir", str(results), "--max-epochs", str(max_epochs), "--quiet"]
@@ -72,6 +77,7 @@ def _expected_weights(start, eval_dirs):
     return weights
 
 
+@pytest.mark.device
 def test_training_evaluates_updates_weights_and_resumes_them(repo_root, synthetic_motion_lib, tmp_path):
     first = _train(repo_root, tmp_path, synthetic_motion_lib, 2)
     assert first.returncode == 0, first.stderr
@@ -108,7 +114,7 @@ def test_training_evaluates_updates_weights_and_resumes_them(repo_root, syntheti
     # The trained policy evaluates from its checkpoint as a user runs it; results land in the run.
     before = set((run / "eval").iterdir())
     command = [sys.executable, "-m", "mimic.cli", "inference", "--checkpoint", str(run / "last.ckpt"), "--full-eval"]
-    command += ["--num-envs", "4", "--num-threads", "1", "--max-frames", "10", "--headless"]
+    command += ["--num-envs", "4", "--num-threads", "1", "--max-frames", "10", "--headless", *cli_device_flags()]
     # ProtoMotions' scripts name the robot: accepted when it is the checkpoint's, one line when not.
     wrong = subprocess.run([*command, "--robot-name", "g1"], cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1, wrong.stderr

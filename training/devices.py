@@ -58,3 +58,21 @@ def resolve_device(
     if local_rank != 0:
         raise ValueError(f"device: {requested!r} names one GPU, but several ranks run here: use device=cuda")
     return device
+
+
+def resume_promise(device: torch.device) -> str:
+    """What resuming a run on ``device`` promises (said with ``mimic train``'s resume message).
+
+    Every device restores the exact saved state: weights, optimisers, normalisers, every RNG, the
+    episodes in flight and the physics state. On the CPU the continued run is then the
+    uninterrupted one, bit for bit. On CUDA it is not: MuJoCo Warp's contact solver (and torch's
+    ``index_add_`` of contact forces) sum with atomics in a varying order, so two runs from one
+    state already differ in float32's last bits at the first contact and drift apart as contacts
+    amplify that (tests/device_under_test.py); a resumed run is one more such run.
+    """
+    if device.type == "cpu":
+        return "on the CPU it continues bit for bit as if it had never stopped"
+    return (
+        f"on {device} it continues from the exact saved state, but not bit for bit: GPU physics sums "
+        "contact forces with atomics, so it drifts from the uninterrupted run as two runs from one state do"
+    )

@@ -30,6 +30,8 @@ from training.stop_requests import StopRequests
 
 log = logging.getLogger(__name__)
 
+#: agent.training_max_steps' default (ProtoMotions' 1e13): a run with this bound and no max_epochs has no end.
+UNBOUNDED_STEPS = 10**13
 #: Keys a resumed run takes from the new command line (to extend a run), not from the checkpoint.
 RESUME_KEEPS = ("agent.max_epochs", "agent.training_max_steps")
 #: Keys a resumed run takes from the command line only when given there: where the robot model
@@ -90,7 +92,7 @@ def train(options: TrainOptions) -> int:
         # resume_config logs what the saved config keeps over the request (once: it used to be printed twice)
         config, _ = resume_config(saved, requested, keep_from_request=RESUME_KEEPS + given)
         check_config_counts(config, str(run.resolved_config))  # the saved config may have been edited
-        log.info(f"mimic train: resuming from {start.checkpoint}")
+        log.info(f"mimic train: resuming from {start.checkpoint}; {_resume_promise(config)}")
     elif start.kind is StartKind.WARM_START:
         log.info(f"mimic train: warm start from {start.checkpoint} (weights only)")
     if start.ignored_checkpoint_arg is not None:
@@ -476,24 +478,22 @@ class _EpochLoop:
             f"reward {reward:8.3f} | ep len {length:7.1f} | clip_frac {metrics.get('Train/clip_frac', 0.0):.3f} | "
             f"term {metrics.get('env/termination_rate', 0.0):.3f}"
             + (f" | success {metrics['Eval/success_rate']:.3f}" if "Eval/success_rate" in metrics else "")
-            + f" | ETA {self._eta()}"
+            + f" | {self._clock()}"
         )
 
-    def _eta(self) -> str:
-        """Time to max_epochs or training_max_steps (whichever ends first) at this process's rate so far."""
-        from motion.progress import format_duration
-
+    def _clock(self) -> str:
+        """``ETA h:mm:ss`` with an end, else ``elapsed h:mm:ss | N env steps`` (:func:`progress_clock`)."""
         agent, config = self.agent, self.config.agent
-        elapsed = time.time() - self.started
-        done = agent.epoch - self.first_epoch
-        if done <= 0 or elapsed <= 0:
-            return "?"
-        per_epoch = elapsed / done
-        steps_per_epoch = max(1, (agent.env_steps - self.first_env_steps) // done)
-        left = (config.training_max_steps - agent.env_steps) / steps_per_epoch
-        if config.max_epochs:
-            left = min(left, config.max_epochs - agent.epoch)
-        return format_duration(max(0.0, left) * per_epoch)
+        return progress_clock(
+            elapsed_s=time.time() - self.started,
+            epochs_done=agent.epoch - self.first_epoch,
+            steps_done=agent.env_steps - self.first_env_steps,
+            epoch=agent.epoch,
+            env_steps=agent.env_steps,
+            max_epochs=config.max_epochs,
+            max_steps=config.training_max_steps,
+            run_seconds=self._wall_seconds(),
+        )
 
     def _summary(self) -> None:
         minutes = (time.time() - self.started) / 60
@@ -501,6 +501,54 @@ class _EpochLoop:
             f"run {self.options.experiment_name}: {self.agent.epoch} epochs, {self.agent.env_steps:,} env steps, "
             f"{minutes:.1f} min; files in {self.run_dir.root}"
         )
+
+
+def run_has_an_end(max_epochs: int, max_steps: int) -> bool:
+    """Whether ``agent.max_epochs`` or ``agent.training_max_steps`` bounds the run. The default step
+    bound (ProtoMotions' 1e13) is no end: at 100k env-steps/s it is three years away."""
+    return max_epochs > 0 or max_steps < UNBOUNDED_STEPS
+
+
+def progress_clock(
+    elapsed_s: float,
+    epochs_done: int,
+    steps_done: int,
+    epoch: int,
+    env_steps: int,
+    max_epochs: int,
+    max_steps: int,
+    run_seconds: float,
+) -> str:
+    """The time part of an epoch line.
+
+    With an end (``max_epochs`` > 0 or ``max_steps`` below :data:`UNBOUNDED_STEPS`): ``ETA h:mm:ss``
+    to whichever bound comes first, at the rate of this process so far (``epochs_done`` epochs and
+    ``steps_done`` env steps in ``elapsed_s`` seconds; ``?`` before the first epoch). Without one:
+    ``elapsed h:mm:ss | N env steps``: the run's training time (``run_seconds``, summed over
+    resumes) and its env steps so far (all ranks), since an ETA to 1e13 steps means nothing.
+    """
+    from motion.progress import format_duration
+
+    if not run_has_an_end(max_epochs, max_steps):
+        return f"elapsed {format_duration(run_seconds)} | {env_steps:,} env steps"
+    if epochs_done <= 0 or elapsed_s <= 0:
+        return "ETA ?"
+    per_epoch = elapsed_s / epochs_done
+    steps_per_epoch = max(1, steps_done // epochs_done)
+    left = (max_steps - env_steps) / steps_per_epoch
+    if max_epochs:
+        left = min(left, max_epochs - epoch)
+    return f"ETA {format_duration(max(0.0, left) * per_epoch)}"
+
+
+def _resume_promise(config: ExperimentConfig) -> str:
+    """:func:`training.devices.resume_promise` for the device this run resolves to."""
+    from training.devices import resolve_device, resume_promise
+
+    try:
+        return resume_promise(resolve_device(config.simulator, config.device))
+    except ValueError:  # an impossible device request: the rank says so when it builds the env
+        return "the device request cannot be met here"
 
 
 def _start_wandb(config: ExperimentConfig, run: RunDir) -> Any:

@@ -26,14 +26,24 @@ collision, so standing on a heightfield differs by centimetres within 1 s (on th
 The CUDA path (graph capture, stream ordering) is not exercised by CI, which has no GPU. The
 simulator runs where ``SimulatorConfig.device`` says: a caller that leaves it at ``"cpu"`` gets
 Warp's (slow) CPU device.
+
+First use: Warp compiles MuJoCo Warp's kernels when they are first launched (90-125 s on an H200,
+about 45 s on Warp's CPU device on 2 cores) and caches them on disk (``wp.config.kernel_cache_dir``,
+``WARP_CACHE_PATH``), so later processes load them in 1-5 s. Without a word this looked like a hang,
+so the first simulator of a kind (device, robot, terrain) in a process logs one line before it
+compiles and one with the time its first control step took and how many kernel modules it added to
+the cache.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib.util
+import logging
+import os
+import time
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Set, Tuple
 
 import torch
 from torch import Tensor
@@ -42,6 +52,8 @@ from robots.spec import RobotSpec
 from training.simulator.base import BodyState, DofState, RootState, Simulator, SimulatorConfig
 from training.simulator.heightfield import sample_heights
 from training.simulator.mujoco_model import ResetCoordinates, build_model, index_model
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "the mjwarp simulator needs mujoco-warp and warp-lang: pip install 'mimicflow[mjwarp]' (Python >= 3.10; "
@@ -72,6 +84,43 @@ def warp_device_name(device: str) -> str:
     if parsed.type == "cuda":
         return f"cuda:{parsed.index or 0}"
     raise ValueError(f"mjwarp backend: device must be 'cpu' or 'cuda[:k]', got {device!r}")
+
+
+#: (Warp device, robot, terrain kind) whose kernels this process has compiled or loaded: kernels are
+#: specialised by device and model, so a new kind may compile again, and is announced again.
+_KINDS_READY: Set[Tuple[str, str, str]] = set()
+#: What the first use took, measured (MuJoCo Warp 4.0.0, warp-lang 1.19.0, SMPL humanoid, plane).
+FIRST_COMPILE_TIME = {"cuda": "90-125 s on an H200", "cpu": "about 45 s on 2 CPU cores"}
+
+
+def kernel_cache_entries(cache_dir: Optional[str]) -> Set[str]:
+    """Names of the compiled modules in Warp's kernel cache (``wp_<module>_<hash>`` folders)."""
+    if not cache_dir or not os.path.isdir(cache_dir):
+        return set()
+    return {name for name in os.listdir(cache_dir) if name.startswith("wp_")}
+
+
+def first_use_notice(device: str, cache_dir: Optional[str], cached_modules: int) -> str:
+    """The one line said before MuJoCo Warp's kernels are first launched on ``device`` in a process.
+
+    ``cached_modules``: MuJoCo Warp modules already in the cache (0: everything compiles now).
+    """
+    kind = "cpu" if device == "cpu" else "cuda"
+    where = f"Warp's kernel cache {cache_dir}" if cache_dir else "Warp's kernel cache"
+    if cached_modules:
+        what = (
+            f"mjwarp: loading MuJoCo Warp's kernels for {device} from {where} (1-5 s; kernels not cached yet "
+            f"compile first, {FIRST_COMPILE_TIME[kind]} for all of them)"
+        )
+    else:
+        what = (
+            f"mjwarp: compiling MuJoCo Warp's kernels for {device} on first use ({FIRST_COMPILE_TIME[kind]}; "
+            f"later runs load them from {where} in 1-5 s)"
+        )
+    return (
+        what + "; WARP_CACHE_PATH moves the cache: on a cluster point it at a shared folder, compiled once "
+        "per GPU type, or copy a filled one to each node's local disk"
+    )
 
 
 def graph_capture_possible(wp: Any, device: Any) -> bool:
@@ -107,8 +156,13 @@ class MjwarpSimulator(Simulator):
         wp.init()
         self._wp, self._mjw, self._mj = wp, mujoco_warp, mujoco
         self._wp_device = wp.get_device(warp_device_name(config.device))
+        #: Seconds from construction to the end of the first control step (kernel compilation or
+        #: cache loads, CUDA graph capture) when this simulator was the first of its kind here, else None.
+        self.first_use_seconds: Optional[float] = None
+        self._first_use: Optional[Tuple[Tuple[str, str, str], float, Set[str]]] = None
         super().__init__(robot, config)
         self.device = torch.device("cpu" if self._wp_device.is_cpu else f"cuda:{self._wp_device.ordinal}")
+        self._announce_first_use(config)  # before the first kernel launch (put_data, frames)
         self.model = build_model(robot, config.terrain, config.physics_hz)
         self.index = index_model(self.model, robot)
         m, n, dev = self.model, self.num_envs, self.device
@@ -146,6 +200,34 @@ class MjwarpSimulator(Simulator):
         self._write_rows(torch.arange(n, device=dev), self._qpos0.expand(n, -1), zeros(n, m.nv))
         self._refresh_frames()
         self._publish_bodies(torch.arange(n, device=dev))
+
+    def _announce_first_use(self, config: SimulatorConfig) -> None:
+        """Say, once per kind of simulator in this process, that kernels compile before they do."""
+        terrain = "plane" if config.terrain is None else type(config.terrain).__name__
+        kind = (str(self._wp_device.alias), self.robot.name, terrain)
+        if kind in _KINDS_READY:
+            return
+        cache_dir = self._wp.config.kernel_cache_dir
+        before = kernel_cache_entries(cache_dir)
+        cached = sum(1 for name in before if name.startswith("wp_mujoco_warp"))
+        if not any(ready[0] == kind[0] for ready in _KINDS_READY):  # one notice per device and process
+            log.info(first_use_notice(kind[0], cache_dir, cached))
+        self._first_use = (kind, time.perf_counter(), before)
+
+    def _report_first_use(self) -> None:
+        """After the first control step of a first-of-its-kind simulator: how long it took, what compiled."""
+        assert self._first_use is not None
+        kind, started, before = self._first_use
+        self._first_use = None
+        _KINDS_READY.add(kind)
+        self.first_use_seconds = time.perf_counter() - started
+        cache_dir = self._wp.config.kernel_cache_dir
+        compiled = len(kernel_cache_entries(cache_dir) - before)
+        what = f"{compiled} kernel modules compiled into {cache_dir}" if compiled else f"all loaded from {cache_dir}"
+        log.info(
+            f"mjwarp: MuJoCo Warp ready on {kind[0]} ({kind[1]}, {kind[2]}) after {self.first_use_seconds:.1f} s "
+            f"(construction and first control step: {what})"
+        )
 
     # ------------------------------------------------------------------------------ stepping
     def _physics(self) -> None:
@@ -210,6 +292,8 @@ class MjwarpSimulator(Simulator):
             raise ValueError(f"pd_targets: expected ({self.num_envs}, {self.num_dofs}), got {tuple(pd_targets.shape)}")
         self._ctrl[:, self._act_idx] = pd_targets.detach().to(self.device, torch.float32)
         self._run_physics()
+        if self._first_use is not None:
+            self._report_first_use()
         bad = ~(torch.isfinite(self._qpos).all(1) & torch.isfinite(self._qvel).all(1))
         bad |= (self._qpos.abs() > MAX_STATE_VALUE).any(1) | (self._qvel.abs() > MAX_STATE_VALUE).any(1)
         self.diverged.copy_(bad)
