@@ -200,15 +200,17 @@ def test_first_repro_runs_every_stage_in_order(pipeline: SimpleNamespace) -> Non
         assert file_digest(root / "data" / "amass" / "samples" / clip.local_name, "sha256") == clip.sha256
     # convert@<subset> labelled every clip with its subset folder's name (SFU, not 0005), so
     # package@<split> put the sample clips in train and the SFU clip in validation. The joined
-    # YAMLs list them relative to data/motions (<subset folder>/<subset>/<path>.motion).
-    motions = root / "data" / "motions"
+    # YAMLs list them relative to data/dvc/motions (<subset folder>/<subset>/<path>.motion), DVC's
+    # own folder: the .motion files under data/motions (make demo's, the shipped lineages') are not its.
+    motions = root / "data" / "dvc" / "motions"
+    assert not (root / "data" / "motions").exists()
     names = sorted(clip.local_name.replace(".npz", ".motion") for clip in SAMPLE_CLIPS)
     sfu_motion = "SFU/" + SFU_CLIP.replace(".npz", ".motion")
     expected = {"train": ["samples/samples/" + name for name in names], "validation": [sfu_motion]}
     for split, files in expected.items():
-        joined = yaml.safe_load((root / "data" / "motionlib" / f"amass_{split}.yaml").read_text())
+        joined = yaml.safe_load((root / "data" / "dvc" / "motionlib" / f"amass_{split}.yaml").read_text())
         assert sorted(entry["file"] for entry in joined["motions"]) == files
-        assert (root / "data" / "motionlib" / f"amass_{split}.pt").is_file()
+        assert (root / "data" / "dvc" / "motionlib" / f"amass_{split}.pt").is_file()
         for file in files:
             assert load_motion(motions / file)["mimicflow"]["split"] == split
     assert load_motion(motions / sfu_motion)["mimicflow"]["subset"] == "SFU"

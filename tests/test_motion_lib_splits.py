@@ -50,17 +50,17 @@ def _dvc_package_cmd(repo_root: Path, split: str) -> str:
 
 
 def test_dvc_stage_and_dagster_asset_write_the_same_bytes(dagster_data, repo_root, tmp_path):
-    """The same converted motions, at DVC's layout (data/motions, relative paths) and Dagster's
+    """The same converted motions, at DVC's layout (data/dvc/motions, relative paths) and Dagster's
     (<data_root>/dagster/motions, absolute): the MotionLib and its motion config are identical."""
     dagster_lib = dagster_data / "dagster" / "motionlib" / "amass_train.pt"
     dvc_repo = tmp_path / "dvc_repo"
-    shutil.copytree(dagster_data / "dagster" / "motions" / "samples", dvc_repo / "data" / "motions" / "samples")
+    shutil.copytree(dagster_data / "dagster" / "motions" / "samples", dvc_repo / "data" / "dvc" / "motions" / "samples")
     shutil.copyfile(repo_root / "params.yaml", dvc_repo / "params.yaml")  # amass.subsets: [samples]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(_dvc_package_cmd(repo_root, "train"), shell=True, cwd=dvc_repo, env=env,
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    dvc_lib = dvc_repo / "data" / "motionlib" / "amass_train.pt"
+    dvc_lib = dvc_repo / "data" / "dvc" / "motionlib" / "amass_train.pt"
     assert dvc_lib.read_bytes() == dagster_lib.read_bytes()
     assert dvc_lib.with_suffix(".yaml").read_bytes() == dagster_lib.with_suffix(".yaml").read_bytes()
     files = torch.load(dvc_lib, weights_only=True)["motion_files"]
