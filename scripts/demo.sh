@@ -122,6 +122,10 @@ if [ "$synthetic" = 0 ]; then
     echo "  shipped policy:   $pretrained_eval/summary.json (full-eval of $pretrained/last.ckpt: tracks both clips)"
     echo "  its video:        $video   <- the humanoid walking and jumping beside its reference"
 fi
+if [ -f results/pretrained_accad/grid_train.mp4 ]; then
+    echo "  corpus policy:    results/pretrained_accad/{train,heldout}/summary.json (data/pretrained/smpl_accad: piece 1 of its run)"
+    echo "  its grid videos:  results/pretrained_accad/grid_train.mp4, grid_heldout.mp4   <- six clips each beside their references"
+fi
 echo
 echo "next:"
 echo "  make ui           # the Dagster UI on http://127.0.0.1:3000: the demo's runs and assets, nightly evaluation"
