@@ -266,8 +266,8 @@ class MimicEnv:
         state = {name: getattr(self, name).to("cpu", copy=True) for name in _EPISODE_FIELDS}
         state["generator"] = self.generator.get_state()
         state["physics"] = physics
-        if self.failure_starts is not None:
-            state["failure_counts"] = self.failure_starts.state_dict()
+        # The failure-start memory is not episode state: the trainer keeps it in the checkpoint's
+        # ``extra`` (it must survive a compact checkpoint), and evaluations leave it untouched.
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> Tensor:
@@ -276,8 +276,6 @@ class MimicEnv:
             getattr(self, name).copy_(state[name])
         self.generator.set_state(state["generator"])
         self.sim.set_state(state["physics"])
-        if self.failure_starts is not None and state.get("failure_counts") is not None:
-            self.failure_starts.load_state_dict(state["failure_counts"])
         self._cached_ref = None
         return self.observe()
 
