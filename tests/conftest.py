@@ -103,6 +103,18 @@ def amass_dir(fixtures_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_motion_lib(amass_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MotionLib of the three real AMASS sample clips, converted and packaged once per session."""
+    from motion.batch_convert import convert_amass_tree
+    from motion.motion_lib_packaging import package_motion_lib
+
+    root = tmp_path_factory.mktemp("sample_motion_lib")
+    assert convert_amass_tree(amass_dir, root / "motions", progress=False).ok
+    package_motion_lib(root / "motions", root / "lib.pt")
+    return root / "lib.pt"
+
+
+@pytest.fixture(scope="session")
 def accad_dir(fixtures_dir: Path) -> Path:
     """The real 37-clip ACCAD corpus: ``train/`` (27 clips) and ``heldout/`` (10)."""
     return _require_dir(fixtures_dir / "amass_accad", "ACCAD corpus fixtures")

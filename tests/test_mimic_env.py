@@ -10,8 +10,6 @@ import pytest
 import torch
 from device_under_test import BIT_IDENTICAL_SIMULATION, REPEAT_HORIZON_STEPS, assert_repeatable, env_overrides
 
-from motion.batch_convert import convert_amass_tree
-from motion.motion_lib_packaging import package_motion_lib
 from training.baseline_run import run_baseline
 from training.config import ExperimentConfig
 from training.envs.factory import make_env
@@ -26,11 +24,8 @@ def synthetic_lib(synthetic_motion_lib):
 
 
 @pytest.fixture(scope="module")
-def real_lib(amass_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("real")
-    assert convert_amass_tree(amass_dir, root / "motions", progress=False).ok
-    package_motion_lib(root / "motions", root / "lib.pt")
-    return root / "lib.pt"
+def real_lib(sample_motion_lib):
+    return sample_motion_lib
 
 
 def _env(motion_file, num_envs=4, overrides=()):

@@ -8,8 +8,6 @@ import io
 import pytest
 import torch
 
-from motion.batch_convert import convert_amass_tree
-from motion.motion_lib_packaging import package_motion_lib
 from motion.rotations import angular_velocity
 from training.config import ExperimentConfig
 from training.envs.factory import make_env
@@ -21,11 +19,8 @@ from training.tasks.pendulum import PendulumEnv
 
 
 @pytest.fixture(scope="module")
-def real_lib(amass_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("real")
-    assert convert_amass_tree(amass_dir, root / "motions", progress=False).ok
-    package_motion_lib(root / "motions", root / "lib.pt")
-    return root / "lib.pt"
+def real_lib(sample_motion_lib):
+    return sample_motion_lib
 
 
 def _env(motion_file, num_envs, overrides=()):
