@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -145,7 +146,7 @@ def main() -> None:
         "motion_file": str(args.motion_file),
         "epochs": args.epochs,
         "num_envs": args.num_envs,
-        "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
         "variants": results,
     }
     print(json.dumps(record))
